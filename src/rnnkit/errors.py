@@ -1,0 +1,10 @@
+"""User-facing errors.
+
+Anything a user can cause (a bad path, a bad size, a checkpoint from another model) raises
+:class:`RnnkitError` with a one-line message naming the problem. The CLI prints the message and
+exits with status 2; library callers can catch it like any ``ValueError``.
+"""
+
+
+class RnnkitError(ValueError):
+    """A problem with the user's input, stated in one line."""
