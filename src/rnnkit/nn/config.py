@@ -1,0 +1,45 @@
+"""Configuration of a stacked recurrent layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnkit.errors import RnnkitError
+
+CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
+PATHS = ("auto", "fused", "loop")
+
+
+@dataclass(frozen=True)
+class RecurrentConfig:
+    """What a stacked (and possibly bidirectional) recurrent layer is made of."""
+
+    cell: str                         # one of CELLS: "lstm", "gru", "rnn_tanh", "rnn_relu"
+    input_size: int                   # I: features per timestep of the input
+    hidden_size: int                  # H: state size of every cell
+    num_layers: int = 1               # L: cells stacked in depth
+    bias: bool = True                 # b_ih and b_hh in every cell
+    dropout: float = 0.0              # on the outputs of every layer but the last, in training
+    bidirectional: bool = False       # D = 2: a reversed pass per layer, outputs concatenated
+    forget_bias: float | None = 1.0   # LSTM only: initial forget-gate bias; None = torch.nn init
+    path: str = "auto"                # "fused" (PyTorch kernels), "loop" (the reference), "auto"
+
+    def __post_init__(self) -> None:
+        if self.cell not in CELLS:
+            raise RnnkitError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
+        for name in ("input_size", "hidden_size", "num_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise RnnkitError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise RnnkitError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if self.path not in PATHS:
+            raise RnnkitError(f"unknown path {self.path!r}; choose one of {', '.join(PATHS)}")
+
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self) -> int:
+        return self.num_directions * self.hidden_size

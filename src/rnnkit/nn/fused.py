@@ -1,0 +1,49 @@
+"""The fused path: PyTorch's own multi-layer recurrent kernels run on rnnkit's parameters.
+
+``torch.lstm`` / ``torch.gru`` / ``torch.rnn_tanh`` / ``torch.rnn_relu`` are the functions
+``torch.nn.LSTM`` and friends call: oneDNN's fused LSTM on CPU, cuDNN on GPU. The parameters are
+passed as the flat list ``[w_ih, w_hh, b_ih, b_hh]`` per layer and direction (layer 0 forward,
+layer 0 reverse, layer 1 forward, ...). Right-padded batches with ``lengths`` go through a
+``PackedSequence`` exactly as ``torch.nn`` would handle them.
+
+The reference for this path is :func:`rnnkit.nn.recurrence.scan` with the cells' own ``step``;
+the tests tie the two on outputs and every gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+FUSED_KERNELS: dict[str, Callable] = {
+    "lstm": torch.lstm,
+    "gru": torch.gru,
+    "rnn_tanh": torch.rnn_tanh,
+    "rnn_relu": torch.rnn_relu,
+}
+
+
+def fused_forward(kind: str, x: Tensor, hx: tuple[Tensor, ...], params: list[Tensor], *,
+                  has_biases: bool, num_layers: int, dropout: float, training: bool,
+                  bidirectional: bool, lengths: Tensor | None = None
+                  ) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """x (B, T, I), hx: (h0,) or (h0, c0), each (L*D, B, H) -> (output (B, T, D*H), finals)."""
+    kernel = FUSED_KERNELS[kind]
+    flags = (has_biases, num_layers, dropout, training, bidirectional)
+
+    def pack_state(state: tuple[Tensor, ...]):
+        return state if kind == "lstm" else state[0]
+
+    if lengths is None:
+        output, *finals = kernel(x, pack_state(hx), params, *flags, True)
+        return output, tuple(finals)
+
+    packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    sorted_hx = tuple(h.index_select(1, packed.sorted_indices) for h in hx)
+    data, *finals = kernel(packed.data, packed.batch_sizes, pack_state(sorted_hx), params, *flags)
+    out = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+    output, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+    return output, tuple(h.index_select(1, packed.unsorted_indices) for h in finals)

@@ -1,0 +1,245 @@
+"""Stacked, optionally bidirectional recurrent layers with ``torch.nn``'s interface.
+
+``RNN``, ``LSTM`` and ``GRU`` take ``torch.nn``'s constructor arguments and are always
+batch-first::
+
+    forward(x (B, T, I), state=None, *, lengths=None) -> (output (B, T, D*H), final_state)
+
+``final_state`` has ``torch.nn``'s shapes: h_n (L*D, B, H) for RNN and GRU, (h_n, c_n) for LSTM.
+``lengths`` (B,) marks right-padded sequences: padded outputs are zero, final states come from each
+sequence's last real step, and the reversed direction starts at each sequence's own end.
+
+Two paths compute the same numbers: ``"fused"`` runs PyTorch's multi-layer kernel
+(:mod:`rnnkit.nn.fused`) on these parameters; ``"loop"`` runs each cell's ``step`` over time
+(:mod:`rnnkit.nn.recurrence`), the reference. ``"auto"`` picks the fused one.
+
+>>> import torch
+>>> lstm = LSTM(8, 16, num_layers=2, bidirectional=True)
+>>> y, (h, c) = lstm(torch.randn(4, 10, 8), lengths=torch.tensor([10, 7, 3, 1]))
+>>> y.shape, h.shape
+(torch.Size([4, 10, 32]), torch.Size([4, 4, 16]))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rnnkit.errors import RnnkitError
+from rnnkit.nn.cell import RecurrentCell, State
+from rnnkit.nn.config import RecurrentConfig
+from rnnkit.nn.elman import ElmanCell
+from rnnkit.nn.fused import fused_forward
+from rnnkit.nn.gru import GRUCell
+from rnnkit.nn.lstm import LSTMCell
+from rnnkit.nn.recurrence import scan
+
+TORCH_MODES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}
+
+
+def make_cell(config: RecurrentConfig, input_size: int) -> RecurrentCell:
+    """The cell of ``config.cell`` reading ``input_size`` features."""
+    H, bias = config.hidden_size, config.bias
+    if config.cell == "lstm":
+        return LSTMCell(input_size, H, bias=bias, forget_bias=config.forget_bias)
+    if config.cell == "gru":
+        return GRUCell(input_size, H, bias=bias)
+    return ElmanCell(input_size, H, bias=bias, nonlinearity=config.cell.removeprefix("rnn_"))
+
+
+class StackedRecurrent(nn.Module):
+    """L layers x D directions of one cell type; cell k = layer * D + direction."""
+
+    def __init__(self, config: RecurrentConfig) -> None:
+        super().__init__()
+        self.config = config
+        D = config.num_directions
+        self.cells = nn.ModuleList(
+            make_cell(config, config.input_size if layer == 0 else config.output_size)
+            for layer in range(config.num_layers) for _ in range(D))
+
+    # -- torch.nn-style attributes -------------------------------------------------------------
+    input_size = property(lambda self: self.config.input_size)
+    hidden_size = property(lambda self: self.config.hidden_size)
+    num_layers = property(lambda self: self.config.num_layers)
+    bidirectional = property(lambda self: self.config.bidirectional)
+    output_size = property(lambda self: self.config.output_size)
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{f.name}={getattr(self.config, f.name)!r}"
+                         for f in dataclasses.fields(self.config))
+
+    @property
+    def path(self) -> str:
+        """The path ``forward`` takes: ``config.path``, with ``"auto"`` resolved."""
+        return "fused" if self.config.path == "auto" else self.config.path
+
+    def flat_weights(self) -> list[Tensor]:
+        """[w_ih, w_hh, b_ih, b_hh] per cell, in ``torch.nn``'s order."""
+        names = ("w_ih", "w_hh", "b_ih", "b_hh") if self.config.bias else ("w_ih", "w_hh")
+        return [getattr(cell, n) for cell in self.cells for n in names]
+
+    # -- state in torch.nn's layout ------------------------------------------------------------
+    def _check_inputs(self, x: Tensor, lengths: Tensor | None) -> None:
+        if x.dim() != 3 or x.shape[-1] != self.config.input_size:
+            raise RnnkitError(f"expected input (batch, time, {self.config.input_size}), "
+                              f"got shape {tuple(x.shape)}")
+        if lengths is None:
+            return
+        B, T = x.shape[:2]
+        if lengths.shape != (B,):
+            raise RnnkitError(f"lengths must have shape ({B},), got {tuple(lengths.shape)}")
+        if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > T):
+            raise RnnkitError(f"lengths must lie in [1, {T}], got {lengths.tolist()}")
+
+    def _state_tuple(self, state, x: Tensor) -> tuple[Tensor, ...]:
+        """The state as (h,) or (h, c), each (L*D, B, H); zeros when ``state`` is None."""
+        arity = 2 if self.config.cell == "lstm" else 1
+        shape = (len(self.cells), x.shape[0], self.config.hidden_size)
+        if state is None:
+            zeros = x.new_zeros(shape)
+            return (zeros,) * arity
+        parts = tuple(state) if arity == 2 else (state,)
+        if len(parts) != arity or any(p.shape != shape for p in parts):
+            got = [tuple(p.shape) for p in parts]
+            raise RnnkitError(f"initial state must be {arity} tensor(s) of shape {shape}, "
+                              f"got {got}")
+        return parts
+
+    def _from_tuple(self, parts: tuple[Tensor, ...]):
+        return parts if self.config.cell == "lstm" else parts[0]
+
+    # -- forward ---------------------------------------------------------------------------------
+    def forward(self, x: Tensor, state=None, *, lengths: Tensor | None = None):
+        self._check_inputs(x, lengths)
+        hx = self._state_tuple(state, x)
+        if self.path == "fused":
+            output, finals = fused_forward(
+                self.config.cell, x, hx, self.flat_weights(), has_biases=self.config.bias,
+                num_layers=self.config.num_layers, dropout=self.config.dropout,
+                training=self.training, bidirectional=self.config.bidirectional,
+                lengths=lengths)
+            return output, self._from_tuple(finals)
+        return self._forward_loop(x, hx, lengths)
+
+    def _forward_loop(self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None):
+        """The reference: each cell's ``step`` over time, layer by layer."""
+        D = self.config.num_directions
+        finals: list[State] = []
+        for layer in range(self.config.num_layers):
+            outputs = []
+            for direction in range(D):
+                k = layer * D + direction
+                cell_state = tuple(h[k] for h in hx) if len(hx) == 2 else hx[0][k]
+                out, final = scan(self.cells[k], x, cell_state, lengths=lengths,
+                                  reverse=direction == 1)
+                outputs.append(out)
+                finals.append(final)
+            x = torch.cat(outputs, dim=-1) if D == 2 else outputs[0]     # (B, T, D*H)
+            if self.config.dropout and self.training and layer < self.config.num_layers - 1:
+                x = F.dropout(x, self.config.dropout, training=True)
+        if len(hx) == 2:
+            stacked = (torch.stack([f[0] for f in finals]), torch.stack([f[1] for f in finals]))
+        else:
+            stacked = (torch.stack(finals),)                             # (L*D, B, H)
+        return x, self._from_tuple(stacked)
+
+    # -- weights to and from torch.nn ------------------------------------------------------------
+    @classmethod
+    def from_torch(cls, module: nn.RNNBase, *, path: str = "auto") -> "StackedRecurrent":
+        """An rnnkit layer holding a copy of a ``torch.nn`` RNN/LSTM/GRU's weights.
+
+        rnnkit is batch-first; the weights do not depend on ``batch_first``.
+        """
+        modes = {v: k for k, v in TORCH_MODES.items()}
+        if not isinstance(module, nn.RNNBase) or module.mode not in modes:
+            raise RnnkitError(f"from_torch takes torch.nn.RNN/LSTM/GRU, not {type(module).__name__}")
+        if getattr(module, "proj_size", 0):
+            raise RnnkitError("torch.nn.LSTM with proj_size > 0 has no rnnkit equivalent")
+        config = RecurrentConfig(
+            cell=modes[module.mode], input_size=module.input_size, hidden_size=module.hidden_size,
+            num_layers=module.num_layers, bias=module.bias, dropout=float(module.dropout),
+            bidirectional=module.bidirectional, forget_bias=None, path=path)
+        layer = _CLASSES[config.cell](config)
+        with torch.no_grad():
+            for mine, theirs in zip(layer.flat_weights(), module._flat_weights):
+                mine.copy_(theirs)
+        return layer.to(device=module._flat_weights[0].device)
+
+    def to_torch(self) -> nn.RNNBase:
+        """A batch-first ``torch.nn`` RNN/LSTM/GRU holding a copy of these weights."""
+        c = self.config
+        kwargs = dict(num_layers=c.num_layers, bias=c.bias, dropout=c.dropout,
+                      bidirectional=c.bidirectional, batch_first=True)
+        if c.cell == "lstm":
+            module = nn.LSTM(c.input_size, c.hidden_size, **kwargs)
+        elif c.cell == "gru":
+            module = nn.GRU(c.input_size, c.hidden_size, **kwargs)
+        else:
+            module = nn.RNN(c.input_size, c.hidden_size, nonlinearity=c.cell.removeprefix("rnn_"),
+                            **kwargs)
+        first = self.flat_weights()[0]
+        module = module.to(device=first.device, dtype=first.dtype)
+        with torch.no_grad():
+            for theirs, mine in zip(module._flat_weights, self.flat_weights()):
+                theirs.copy_(mine)
+        return module
+
+
+class RNN(StackedRecurrent):
+    """Elman RNN layers: ``h_t = tanh|relu(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``."""
+
+    def __init__(self, input_size: int | RecurrentConfig, hidden_size: int = 0,
+                 num_layers: int = 1, bias: bool = True, dropout: float = 0.0,
+                 bidirectional: bool = False, nonlinearity: str = "tanh", *,
+                 path: str = "auto") -> None:
+        if isinstance(input_size, RecurrentConfig):
+            super().__init__(input_size)
+            return
+        if nonlinearity not in ("tanh", "relu"):
+            raise RnnkitError(f"nonlinearity must be 'tanh' or 'relu', not {nonlinearity!r}")
+        super().__init__(RecurrentConfig(f"rnn_{nonlinearity}", input_size, hidden_size,
+                                         num_layers, bias, dropout, bidirectional, path=path))
+
+
+class LSTM(StackedRecurrent):
+    """LSTM layers (gates i, f, g, o; state (h_n, c_n)); forget-gate bias starts at 1."""
+
+    def __init__(self, input_size: int | RecurrentConfig, hidden_size: int = 0,
+                 num_layers: int = 1, bias: bool = True, dropout: float = 0.0,
+                 bidirectional: bool = False, *, forget_bias: float | None = 1.0,
+                 path: str = "auto") -> None:
+        if isinstance(input_size, RecurrentConfig):
+            super().__init__(input_size)
+            return
+        super().__init__(RecurrentConfig("lstm", input_size, hidden_size, num_layers, bias,
+                                         dropout, bidirectional, forget_bias, path))
+
+
+class GRU(StackedRecurrent):
+    """GRU layers in ``torch.nn``'s formulation (gates r, z, n)."""
+
+    def __init__(self, input_size: int | RecurrentConfig, hidden_size: int = 0,
+                 num_layers: int = 1, bias: bool = True, dropout: float = 0.0,
+                 bidirectional: bool = False, *, path: str = "auto") -> None:
+        if isinstance(input_size, RecurrentConfig):
+            super().__init__(input_size)
+            return
+        super().__init__(RecurrentConfig("gru", input_size, hidden_size, num_layers, bias,
+                                         dropout, bidirectional, path=path))
+
+
+_CLASSES = {"lstm": LSTM, "gru": GRU, "rnn_tanh": RNN, "rnn_relu": RNN}
+
+
+def build_recurrent(config: RecurrentConfig) -> StackedRecurrent:
+    """The layer class of ``config.cell`` built from ``config``."""
+    return _CLASSES[config.cell](config)
+
+
+def from_torch(module: nn.RNNBase, *, path: str = "auto") -> StackedRecurrent:
+    """An rnnkit ``RNN``/``LSTM``/``GRU`` with a copy of a ``torch.nn`` module's weights."""
+    return StackedRecurrent.from_torch(module, path=path)
