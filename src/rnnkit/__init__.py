@@ -1,3 +1,11 @@
-"""rnnkit: recurrent sequence models on PyTorch."""
+"""rnnkit: recurrent sequence models on PyTorch.
+
+>>> import rnnkit
+>>> model, tokenizer = rnnkit.load("runs/demo")          # doctest: +SKIP
+"""
+
+from rnnkit.errors import RnnkitError
+from rnnkit.infer.load import load
 
 __version__ = "0.1.0"
+__all__ = ["load", "RnnkitError", "__version__"]

@@ -1,0 +1,48 @@
+"""``rnnkit evaluate RUN [--data FILE]``: bits per character on held-out text."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rnnkit.data import eval_windows, read_text
+from rnnkit.errors import RnnkitError
+from rnnkit.infer import load
+from rnnkit.train.lm_job import lm_loss, read_corpus, read_run_config, split_text
+from rnnkit.train.loop import evaluate_loss
+from rnnkit.train.metrics import LN2
+
+
+def add_parser(commands) -> None:
+    p = commands.add_parser("evaluate", help="bits per character of a trained run",
+                            description="Evaluate a language model: bits per character on the "
+                            "run's validation split, or on a whole --data file.")
+    p.add_argument("run", metavar="RUN", help="run folder written by rnnkit train")
+    p.add_argument("--data", metavar="FILE", help="UTF-8 text to score instead")
+    p.add_argument("--seq-len", type=int, default=256, metavar="T", help=argparse.SUPPRESS)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = read_run_config(args.run)
+    model, tokenizer = load(args.run)
+    if args.data is not None:
+        text = read_text(args.data)
+        where = args.data
+    else:
+        full, val_start = read_corpus(config["data"]["data"])
+        text = split_text(full, val_start, config["data"]["val_fraction"])[1]
+        where = "validation split"
+    unknown = tokenizer.unknown_chars(text)
+    if unknown:
+        count = sum(text.count(c) for c in unknown)
+        print(f"rnnkit: warning: {count} characters ({len(unknown)} distinct) are not in the "
+              "vocabulary and count as the unknown symbol", file=sys.stderr)
+    ids = tokenizer.encode(text)
+    if len(ids) < 2:
+        raise RnnkitError(f"'{where}' is too short to evaluate (needs at least 2 characters)")
+    lanes = max(1, min(8, (len(ids) - 1) // args.seq_len))
+    result = evaluate_loss(model, lm_loss, eval_windows(ids, lanes, args.seq_len))
+    print(f"{where}: {result['loss'] / LN2:.4f} bits per character "
+          f"({result['tokens']:,} characters, loss {result['loss']:.4f} nats)")
+    return 0

@@ -1,0 +1,134 @@
+"""``rnnkit train``: train a character language model (the main job) or resume a run."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import time
+from pathlib import Path
+
+from rnnkit.cli.args import (nonnegative_float, nonnegative_int, positive_float, positive_int,
+                             probability)
+from rnnkit.cli.sample import print_sample
+from rnnkit.errors import RnnkitError
+from rnnkit.models import LMConfig
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.lm_job import BUILTIN, LMDataConfig, read_run_config, train_lm
+
+# The main job's recipe: a 2-layer LSTM over characters, truncated BPTT, ~5 minutes on 2 cores.
+DEFAULTS = dict(
+    data=BUILTIN, cell="lstm", embed=64, hidden=256, layers=2, dropout=0.0, tie_weights=False,
+    seq_len=128, batch_size=64, steps=1500, lr=3e-3, clip=1.0, warmup=100, weight_decay=0.01,
+    seed=0, val_fraction=0.1, eval_every=250, checkpoint_every=250,
+)
+MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights", "bidirectional")
+DATA_FLAGS = ("data", "seq_len", "batch_size", "val_fraction")
+
+
+def add_parser(commands) -> None:
+    p = commands.add_parser("train", help="train a character language model",
+                            description="Train a recurrent character language model by "
+                            "truncated BPTT. With no arguments: a 2-layer LSTM on the built-in "
+                            "Shakespeare text.", argument_default=None)
+    p.add_argument("--data", metavar="FILE", help=f"UTF-8 text file (default: {BUILTIN})")
+    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="recurrent cell (lstm)")
+    p.add_argument("--embed", type=positive_int, metavar="N", help="embedding width (64)")
+    p.add_argument("--hidden", type=positive_int, metavar="N", help="state size per layer (256)")
+    p.add_argument("--layers", type=positive_int, metavar="N", help="stacked layers (2)")
+    p.add_argument("--dropout", type=probability, metavar="P", help="dropout rate (0)")
+    p.add_argument("--tie-weights", action="store_true", default=None,
+                   help="share embedding and output weights (needs --embed == --hidden)")
+    p.add_argument("--bidirectional", action="store_true", default=None,
+                   help="refused for a language model (it must be causal)")
+    p.add_argument("--seq-len", type=positive_int, metavar="T", help="TBPTT window (128)")
+    p.add_argument("--batch-size", type=positive_int, metavar="B", help="parallel lanes (64)")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=positive_int, metavar="N", help="optimizer updates (1500)")
+    length.add_argument("--epochs", type=positive_float, metavar="E", help="passes over the text")
+    p.add_argument("--lr", type=positive_float, metavar="LR", help="peak learning rate (3e-3)")
+    clip = p.add_mutually_exclusive_group()
+    clip.add_argument("--clip", type=positive_float, metavar="NORM",
+                      help="clip the global gradient norm (1.0)")
+    clip.add_argument("--no-clip", action="store_true", default=None, help="do not clip")
+    p.add_argument("--warmup", type=nonnegative_int, metavar="N", help="warm-up steps (100)")
+    p.add_argument("--weight-decay", type=nonnegative_float, metavar="W", help="AdamW decay")
+    p.add_argument("--seed", type=nonnegative_int, metavar="S", help="random seed (0)")
+    p.add_argument("--val-fraction", type=probability, metavar="F",
+                   help="tail of a --data file held out for validation (0.1)")
+    p.add_argument("--eval-every", type=nonnegative_int, metavar="N", help="steps between evals")
+    p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
+                   help="steps between checkpoints")
+    p.add_argument("--out", metavar="DIR", help="run folder (default runs/<cell>-<time>)")
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace an existing run folder")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in RUN (more --steps too)")
+    p.add_argument("--no-progress", action="store_true", default=None, help="no progress bar")
+    p.set_defaults(handler=run)
+
+
+def _given(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
+    return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    return {k: (getattr(args, k) if getattr(args, k, None) is not None else v)
+            for k, v in DEFAULTS.items()}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        return _resume(args)
+    s = _settings(args)
+    if args.bidirectional:
+        raise RnnkitError("a language model must be causal, so it cannot be bidirectional: "
+                          "the backward direction would read the very characters it has to "
+                          "predict")
+    out = Path(args.out or f"runs/{s['cell']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if out.exists() and not out.is_dir():
+        raise RnnkitError(f"--out '{out}' is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise RnnkitError(f"run folder '{out}' already exists; use --resume {out} to continue "
+                          "it or --overwrite to replace it")
+    data = LMDataConfig(s["data"], s["seq_len"], s["batch_size"], s["val_fraction"],
+                        checkpoint_every=s["checkpoint_every"])
+    train = TrainConfig(steps=s["steps"], lr=s["lr"], weight_decay=s["weight_decay"],
+                        warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
+                        eval_every=s["eval_every"], seed=s["seed"])
+    overrides = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
+                     num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"])
+    result = train_lm(out, data, None, train, progress=not args.no_progress,
+                      model_overrides=overrides, epochs=args.epochs)
+    return _report(result)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    fixed = _given(args, MODEL_FLAGS + DATA_FLAGS + ("lr", "seed", "out", "epochs"))
+    if fixed:
+        raise RnnkitError(f"--resume continues a run with its own settings; drop {', '.join(fixed)}"
+                          " (only --steps may change)")
+    saved = read_run_config(args.resume)
+    if saved["task"] != "lm":
+        raise RnnkitError(f"'{args.resume}' is a {saved['task']!r} run; resume it with its task")
+    try:
+        data = LMDataConfig(**saved["data"])
+        model = LMConfig(**saved["model"])
+        train = TrainConfig(**{**saved["train"], "betas": tuple(saved["train"]["betas"])})
+    except (TypeError, KeyError) as e:
+        raise RnnkitError(f"'{args.resume}/config.json' does not fit this version ({e})") from None
+    if args.steps is not None:
+        train = dataclasses.replace(train, steps=args.steps)
+    result = train_lm(args.resume, data, model, train, resume=True,
+                      progress=not args.no_progress)
+    return _report(result)
+
+
+def _report(result) -> int:
+    minutes, seconds = divmod(result.seconds, 60)
+    print(f"validation: {result.val_bpc:.3f} bits per character "
+          f"(loss {result.val_loss:.4f} nats) after {result.steps} steps; "
+          f"{int(minutes)} min {seconds:.0f} s, {result.tokens_per_s:,.0f} tokens/s")
+    print(f"run folder: {result.run_dir}")
+    print("sample:")
+    print_sample(result.run_dir, prompt="\n", length=300, temperature=0.8, seed=0)
+    return 0 if math.isfinite(result.val_bpc) else 2

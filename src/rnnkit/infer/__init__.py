@@ -1,0 +1,7 @@
+"""Inference: sampling, generation and loading trained runs."""
+
+from rnnkit.infer.generate import generate_tokens
+from rnnkit.infer.load import load
+from rnnkit.infer.sampling import SamplingConfig, filter_logits, sample_next
+
+__all__ = ["load", "generate_tokens", "SamplingConfig", "filter_logits", "sample_next"]

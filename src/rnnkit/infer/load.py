@@ -1,0 +1,43 @@
+"""Load a trained run in one call: ``model, tokenizer = rnnkit.load("runs/demo")``.
+
+Everything needed is in ``model.safetensors`` itself (its metadata holds the task, the model
+config and the vocabulary), so the file alone is enough; a run folder or the file's path both
+work.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from rnnkit.data import CharTokenizer
+from rnnkit.errors import RnnkitError
+from rnnkit.models import LanguageModel, LMConfig
+from rnnkit.train.checkpoint import MODEL_FILE, load_checkpoint_meta, load_model_weights
+
+
+def _build(meta: dict, where: Path) -> tuple[nn.Module, CharTokenizer]:
+    task = meta.get("task")
+    if task != "lm":
+        raise RnnkitError(f"'{where}' holds a {task!r} model, which this version cannot load")
+    try:
+        config = LMConfig(**meta["model"])
+    except (TypeError, KeyError) as e:
+        raise RnnkitError(f"'{where}' has a model config this version does not know ({e})") \
+            from None
+    return LanguageModel(config), CharTokenizer.from_dict(meta["tokenizer"])
+
+
+def load(run: str | Path, *, device: str = "cpu") -> tuple[nn.Module, CharTokenizer]:
+    """The trained model (in eval mode, on ``device``) and its tokenizer from a run folder."""
+    run_dir = Path(run)
+    if run_dir.is_file() and run_dir.name == MODEL_FILE:
+        run_dir = run_dir.parent
+    if not run_dir.exists():
+        raise RnnkitError(f"run folder '{run_dir}' does not exist")
+    if not run_dir.is_dir():
+        raise RnnkitError(f"'{run_dir}' is not a run folder")
+    model, tokenizer = _build(load_checkpoint_meta(run_dir), run_dir / MODEL_FILE)
+    load_model_weights(run_dir, model)
+    return model.to(device).eval(), tokenizer

@@ -1,0 +1,46 @@
+"""Training: the model-agnostic loop (BPTT / truncated BPTT), schedule, metrics, checkpoints."""
+
+from rnnkit.train.checkpoint import (
+    load_checkpoint_meta,
+    load_model_weights,
+    load_trainer_state,
+    params_finite,
+    save_checkpoint,
+)
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.loop import (
+    Trainer,
+    bpc_postfix,
+    clip_gradients,
+    detach_state,
+    evaluate_loss,
+    loss_postfix,
+    make_optimizer,
+    map_state,
+    seed_everything,
+)
+from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
+from rnnkit.train.schedule import warmup_cosine, warmup_cosine_factor
+
+__all__ = [
+    "MetricsLog",
+    "TrainConfig",
+    "Trainer",
+    "bpc_postfix",
+    "clip_gradients",
+    "detach_state",
+    "evaluate_loss",
+    "load_checkpoint_meta",
+    "load_model_weights",
+    "load_trainer_state",
+    "loss_postfix",
+    "make_optimizer",
+    "map_state",
+    "params_finite",
+    "plot_learning_curve",
+    "read_metrics",
+    "save_checkpoint",
+    "seed_everything",
+    "warmup_cosine",
+    "warmup_cosine_factor",
+]

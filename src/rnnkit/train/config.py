@@ -1,0 +1,77 @@
+"""Training hyper-parameters: one frozen, validated dataclass."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from rnnkit.errors import RnnkitError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to optimise; knows nothing about the model or the data."""
+
+    steps: int = 2000  # total optimizer updates (skipped non-finite steps do not count)
+    lr: float = 2e-3  # peak learning rate, reached at the end of warm-up
+    weight_decay: float = 0.01  # AdamW decoupled decay, on weights with ndim >= 2 only
+    betas: tuple[float, float] = (0.9, 0.99)  # AdamW moment decay rates
+    warmup_steps: int = 100  # linear warm-up length; clamped to `steps` by the schedule
+    min_lr_ratio: float = 0.1  # cosine floor, as a fraction of `lr`
+    clip_norm: float | None = 1.0  # max global gradient L2 norm; None disables clipping
+    max_bad_steps: int = 5  # consecutive non-finite steps before training stops with an error
+    log_every: int = 10  # write a metrics line (and refresh the progress bar) every N steps
+    eval_every: int = 200  # evaluate every N steps (and always at the end); 0: only at the end
+    seed: int = 0  # seeds torch, numpy and random; CPU runs are then bit-reproducible
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise RnnkitError(message)
+
+        need(
+            _is_int(self.steps) and self.steps > 0,
+            f"steps must be a positive integer, got {self.steps}",
+        )
+        need(_finite(self.lr) and self.lr > 0, f"learning rate must be > 0, got {self.lr}")
+        need(
+            _finite(self.weight_decay) and self.weight_decay >= 0,
+            f"weight decay must be >= 0, got {self.weight_decay}",
+        )
+        need(
+            len(self.betas) == 2 and all(_finite(b) and 0 <= b < 1 for b in self.betas),
+            f"betas must be two numbers in [0, 1), got {self.betas}",
+        )
+        need(
+            _is_int(self.warmup_steps) and self.warmup_steps >= 0,
+            f"warm-up steps must be >= 0, got {self.warmup_steps}",
+        )
+        need(
+            _finite(self.min_lr_ratio) and 0 <= self.min_lr_ratio <= 1,
+            f"min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}",
+        )
+        need(
+            self.clip_norm is None or (_finite(self.clip_norm) and self.clip_norm > 0),
+            f"gradient clip norm must be > 0 (or None to disable), got {self.clip_norm}",
+        )
+        need(
+            _is_int(self.max_bad_steps) and self.max_bad_steps >= 1,
+            f"max_bad_steps must be >= 1, got {self.max_bad_steps}",
+        )
+        need(
+            _is_int(self.log_every) and self.log_every >= 1,
+            f"log_every must be >= 1, got {self.log_every}",
+        )
+        need(
+            _is_int(self.eval_every) and self.eval_every >= 0,
+            f"eval_every must be >= 0, got {self.eval_every}",
+        )
+        need(_is_int(self.seed), f"seed must be an integer, got {self.seed}")
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)

@@ -1,0 +1,202 @@
+"""The character language-model job: text -> tokenizer -> TBPTT batches -> Trainer -> run folder.
+
+A run folder holds everything needed to evaluate, generate from, or resume the run::
+
+    config.json        task, data, model and training settings (what `--resume` reads back)
+    tokenizer.json     the vocabulary
+    model.safetensors  the weights, with the model config and vocabulary in its metadata
+    trainer.pt         optimizer, RNG, carried state and data position (for --resume)
+    metrics.jsonl      one JSON line per logged step and per evaluation
+    learning_curve.png bits per character against step, and the gradient norm
+
+Training is truncated BPTT over the text as one long stream (``seq_len`` is the window); the
+validation split is the tail of the text (for the built-in corpus, a whole held-out play).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rnnkit.data import CharTokenizer, StreamBatcher, eval_windows, read_text
+from rnnkit.data.corpus import DEFAULT_CORPUS_NAME, HELD_OUT_START, default_corpus
+from rnnkit.data.text import atomic_write
+from rnnkit.errors import RnnkitError
+from rnnkit.models import LanguageModel, LMConfig
+from rnnkit.train.checkpoint import (load_model_weights, load_trainer_state, params_finite,
+                                     save_checkpoint)
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.loop import Trainer, bpc_postfix, evaluate_loss
+from rnnkit.train.metrics import LN2, MetricsLog, plot_learning_curve, read_metrics
+
+BUILTIN = f"builtin:{DEFAULT_CORPUS_NAME}"
+CONFIG_FILE = "config.json"
+TOKENIZER_FILE = "tokenizer.json"
+METRICS_FILE = "metrics.jsonl"
+CURVE_FILE = "learning_curve.png"
+
+
+@dataclass(frozen=True)
+class LMDataConfig:
+    """Where the text comes from and how it is cut into windows."""
+
+    data: str = BUILTIN          # a UTF-8 text file, or builtin:shakespeare
+    seq_len: int = 128           # truncated-BPTT window (tokens per backward pass)
+    batch_size: int = 64         # parallel lanes of the stream
+    val_fraction: float = 0.1    # tail held out for validation (files; the corpus holds a play)
+    eval_batch_size: int = 8     # lanes for validation: fewer lanes, fewer cold starts
+    checkpoint_every: int = 500  # steps between checkpoints (and one at the end)
+
+
+def read_corpus(data: str) -> tuple[str, int]:
+    """The text and the character offset where its validation tail starts."""
+    if data == BUILTIN:
+        return default_corpus(), HELD_OUT_START
+    if data.startswith("builtin:"):
+        raise RnnkitError(f"unknown built-in text {data!r}; the built-in text is {BUILTIN}")
+    text = read_text(data)
+    return text, len(text)  # the caller applies val_fraction
+
+
+def split_text(text: str, val_start: int, val_fraction: float) -> tuple[str, str]:
+    if val_start >= len(text):
+        if not 0 < val_fraction < 1:
+            raise RnnkitError(f"validation fraction must be in (0, 1), got {val_fraction}")
+        val_start = int(len(text) * (1 - val_fraction))
+    return text[:val_start], text[val_start:]
+
+
+def lm_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean next-token cross-entropy in nats: logits (B, T, V), targets (B, T)."""
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False)))
+
+
+def read_run_config(run_dir: str | Path) -> dict:
+    """config.json of a run folder, with one-line errors for a missing or broken folder."""
+    run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise RnnkitError(f"run folder '{run_dir}' does not exist")
+    if not run_dir.is_dir():
+        raise RnnkitError(f"'{run_dir}' is not a run folder (it is a file)")
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise RnnkitError(f"'{run_dir}' is not a run folder: it has no {CONFIG_FILE}")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RnnkitError(f"'{path}' is corrupt (not JSON)") from None
+    if not isinstance(config, dict) or "task" not in config:
+        raise RnnkitError(f"'{path}' is not an rnnkit run config")
+    return config
+
+
+@dataclass
+class LMResult:
+    run_dir: Path
+    val_loss: float
+    val_bpc: float
+    steps: int
+    seconds: float
+    tokens_per_s: float
+
+
+def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | None,
+             train_config: TrainConfig, *, resume: bool = False, progress: bool = True,
+             model_overrides: dict | None = None, epochs: float | None = None) -> LMResult:
+    """Train (or resume) a language model into ``run_dir`` and return its validation result.
+
+    For a new run ``model_config`` may be None: it is built from ``model_overrides`` once the
+    vocabulary is known. ``epochs`` (passes over the training text) sets the number of steps.
+    """
+    run_dir = Path(run_dir)
+    text, val_start = read_corpus(data.data)
+    train_text, val_text = split_text(text, val_start, data.val_fraction)
+    if resume:
+        tokenizer = CharTokenizer.load(run_dir / TOKENIZER_FILE)
+        saved = read_run_config(run_dir)
+        if saved.get("data_sha256") != _sha256(text):
+            raise RnnkitError(f"the data {data.data!r} has changed since the run started; "
+                              "resume needs the same text")
+    else:
+        tokenizer = CharTokenizer.from_text(train_text)
+    if model_config is None:
+        model_config = LMConfig(vocab_size=tokenizer.vocab_size, **(model_overrides or {}))
+
+    torch.manual_seed(train_config.seed)
+    model = LanguageModel(model_config)
+    batcher = StreamBatcher(tokenizer.encode(train_text), data.batch_size, data.seq_len)
+    if epochs is not None:
+        steps = max(1, math.ceil(epochs * batcher.windows_per_epoch))
+        train_config = dataclasses.replace(train_config, steps=steps)
+    val_ids = tokenizer.encode(val_text)
+    eval_lanes = max(1, min(data.eval_batch_size, len(val_ids) // (data.seq_len + 1)))
+    list(eval_windows(val_ids, eval_lanes, data.seq_len))  # a too-short tail fails now
+    trainer = Trainer(model, train_config, lm_loss)
+
+    if resume:
+        load_model_weights(run_dir, model)
+        state = load_trainer_state(run_dir)
+        trainer.load_state_dict(state)
+        batcher.load_state_dict(state["data"])
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        tokenizer.save(run_dir / TOKENIZER_FILE)
+        _write_json(run_dir / CONFIG_FILE, {
+            "task": "lm",
+            "data": dataclasses.asdict(data),
+            "data_sha256": _sha256(text),
+            "model": dataclasses.asdict(model_config),
+            "train": dataclasses.asdict(train_config),
+        })
+        (run_dir / METRICS_FILE).unlink(missing_ok=True)
+    meta = {"task": "lm", "model": dataclasses.asdict(model_config),
+            "tokenizer": tokenizer.to_dict()}
+
+    def checkpoint() -> None:
+        save_checkpoint(run_dir, model, {**trainer.state_dict(), "data": batcher.state_dict()},
+                        meta)
+        if (run_dir / METRICS_FILE).is_file():
+            plot_learning_curve(read_metrics(run_dir / METRICS_FILE), run_dir / CURVE_FILE,
+                                bpc=True, title=f"{model_config.cell} language model")
+
+    def on_step(metrics: dict) -> None:
+        if trainer.step % data.checkpoint_every == 0 and not metrics["skipped"]:
+            checkpoint()
+
+    def evaluate() -> dict:
+        result = evaluate_loss(model, lm_loss, eval_windows(val_ids, eval_lanes, data.seq_len))
+        return {**result, "bpc": result["loss"] / LN2}
+
+    log = MetricsLog(run_dir / METRICS_FILE)
+    start, first_step = time.perf_counter(), trainer.step
+    try:
+        last = trainer.fit(batcher, evaluate=evaluate, on_step=on_step, log=log,
+                           postfix=bpc_postfix, progress=progress)
+    except KeyboardInterrupt:
+        if params_finite(model) and trainer.step > first_step:
+            checkpoint()
+            raise RnnkitError(f"interrupted at step {trainer.step}; checkpoint saved, continue "
+                              f"with: rnnkit train --resume {run_dir}") from None
+        raise RnnkitError(f"interrupted at step {trainer.step}; nothing new to save") from None
+    seconds = time.perf_counter() - start
+    checkpoint()
+    tokens = (trainer.step - first_step) * data.batch_size * data.seq_len
+    return LMResult(run_dir, last["loss"], last["bpc"], trainer.step, seconds,
+                    tokens / max(seconds, 1e-9))

@@ -1,0 +1,382 @@
+"""A training loop that knows no particular model: BPTT, truncated BPTT, clipping, resume.
+
+Contract with the model and the data (nothing else is assumed)::
+
+    outputs, new_state = model(batch.inputs, state)      # state: None | Tensor | nested tuple/list
+    loss = loss_fn(outputs, batch.targets)               # scalar mean loss
+    batch.reset                                          # True: start from state None
+
+(``model(inputs, state, lengths=batch.lengths)`` when the batch has non-None ``lengths``.)
+
+Full BPTT over independent sequences: every batch has ``reset=True``, so each starts from a
+zero state and the gradient flows through all of its steps. Truncated BPTT over one stream
+(Williams & Peng 1990): consecutive windows have ``reset=False``; the state returned by window
+``k`` is carried into window ``k+1`` *detached* (``detach_state``), so the forward pass
+continues where it stopped while back-propagation stops at the window boundary and the
+autograd graph never grows across windows.
+
+One step reads top to bottom: zero grads, forward, loss, backward, clip, step. A step whose loss
+or gradient norm is NaN/Inf is skipped (no update, carried state dropped) and counted;
+``max_bad_steps`` in a row raise :class:`~rnnkit.errors.RnnkitError`, so a diverged model is
+never trained on, and ``params_finite`` lets the caller refuse to save one.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from rnnkit.data.batch import Batch
+from rnnkit.errors import RnnkitError
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.metrics import LN2, MetricsLog
+from rnnkit.train.schedule import warmup_cosine
+
+State = Tensor | tuple | list | None  # a model's recurrent state, possibly nested
+
+
+def map_state(state: State, fn: Callable[[Tensor], Tensor]) -> State:
+    """Apply ``fn`` to every tensor of a (nested tuple/list) state, keeping its structure."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return fn(state)
+    if isinstance(state, tuple) and hasattr(state, "_fields"):  # namedtuple
+        return type(state)(*(map_state(s, fn) for s in state))
+    if isinstance(state, (tuple, list)):
+        return type(state)(map_state(s, fn) for s in state)
+    raise TypeError(f"recurrent state must be a Tensor or a tuple/list of them, got {type(state)}")
+
+
+def detach_state(state: State) -> State:
+    """Cut the autograd history of a carried state: truncated BPTT's window boundary."""
+    return map_state(state, Tensor.detach)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    """Every RNG state a resumed run needs to draw the same numbers."""
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Inverse of :func:`rng_state` (a saved CUDA state is restored only where CUDA exists)."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda")
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with decoupled weight decay on weights with ``ndim >= 2`` only.
+
+    Matrices (input/recurrent projections, embeddings, output layer) are decayed; biases and
+    norm gains (``ndim < 2``) are not, since shrinking them towards 0 only shifts activations
+    (the nanoGPT/minGPT rule).
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr, betas=config.betas)
+
+
+def clip_gradients(params: list[Tensor], clip_norm: float | None) -> tuple[float, bool]:
+    """Global L2 norm of the gradients before clipping, and whether clipping fired.
+
+    ``||g|| = sqrt(sum_p ||g_p||^2)``; when ``clip_norm`` is set and ``||g|| > clip_norm`` every
+    gradient is scaled by ``clip_norm / ||g||`` (Pascanu et al. 2013, "On the difficulty of
+    training recurrent neural networks", sec. 3.2).
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return 0.0, False
+    if clip_norm is None:
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+        return float(norm), False
+    norm = float(torch.nn.utils.clip_grad_norm_(params, clip_norm))
+    return norm, norm > clip_norm
+
+
+def evaluate_loss(
+    model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tensor], batches: Iterable[Batch]
+) -> dict:
+    """Token-weighted mean loss over ``batches`` without gradients, carrying state like training.
+
+    Each batch's mean loss is weighted by ``targets.numel()``. Returns ``{"loss", "tokens"}``
+    (loss in nats; divide by ln 2 for bits per character). The model's train/eval mode is
+    restored afterwards.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                state = None if batch.reset else state
+                outputs, state = _forward(model, batch, batch.inputs.to(device), state)
+                n = batch.targets.numel()
+                total += float(loss_fn(outputs, batch.targets.to(device))) * n
+                count += n
+    finally:
+        model.train(was_training)
+    if count == 0:
+        raise RnnkitError("nothing to evaluate: the validation batches are empty")
+    return {"loss": total / count, "tokens": count}
+
+
+def _forward(model: nn.Module, batch: Batch, inputs: Tensor, state: State) -> tuple:
+    lengths = getattr(batch, "lengths", None)
+    if lengths is None:
+        return model(inputs, state)
+    return model(inputs, state, lengths=lengths)
+
+
+def loss_postfix(train: dict, evaluation: dict | None) -> dict[str, str]:
+    """Progress-bar fields: smoothed loss, tokens/s, and the last validation loss."""
+    fields = {"loss": f"{train['loss_avg']:.3f}", "tok/s": f"{train['tokens_per_s']:,.0f}"}
+    if evaluation is not None:
+        fields["val"] = f"{evaluation['loss']:.3f}"
+    return fields
+
+
+def bpc_postfix(train: dict, evaluation: dict | None) -> dict[str, str]:
+    """Progress-bar fields for a character LM: loss, bits per character (loss / ln 2), tokens/s."""
+    fields = {
+        "loss": f"{train['loss_avg']:.3f}",
+        "bpc": f"{train['loss_avg'] / LN2:.3f}",
+        "tok/s": f"{train['tokens_per_s']:,.0f}",
+    }
+    if evaluation is not None:
+        fields["val_bpc"] = f"{evaluation['loss'] / LN2:.3f}"
+    return fields
+
+
+class Trainer:
+    """Optimises any ``model(inputs, state) -> (outputs, state)`` with AdamW, warm-up + cosine.
+
+    Constructing a Trainer seeds every RNG from ``config.seed``. ``self.state`` is the recurrent
+    state carried between truncated-BPTT windows (always detached, or None).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig,
+        loss_fn: Callable[[Tensor, Tensor], Tensor],
+        *,
+        optimizer: torch.optim.Optimizer | None = None,
+    ) -> None:
+        seed_everything(config.seed)
+        self.model = model
+        self.config = config
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer if optimizer is not None else make_optimizer(model, config)
+        self.scheduler = self._schedule(start_step=0)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.device = self.params[0].device
+        self.step = 0  # optimizer updates done (skipped steps excluded)
+        self.bad_steps_total = 0  # non-finite steps skipped so far
+        self.bad_steps_in_a_row = 0  # consecutive non-finite steps; reset by a good step
+        self.state: State = None  # detached state carried into the next window
+
+    def _schedule(self, start_step: int) -> torch.optim.lr_scheduler.LambdaLR:
+        c = self.config
+        return warmup_cosine(
+            self.optimizer, c.warmup_steps, c.steps, c.min_lr_ratio, start_step=start_step
+        )
+
+    def train_step(self, batch: Batch) -> dict:
+        """One update on one batch (zero grads, forward, loss, backward, clip, step).
+
+        Returns ``{"step": updates done so far, "loss": float (nats), "grad_norm": pre-clip
+        global norm, "clipped": bool, "lr": lr used, "skipped": bool (non-finite, no update),
+        "bad_steps": skipped so far, "tokens": input positions in the batch}``.
+        """
+        self.model.train()
+        inputs = batch.inputs.to(self.device, non_blocking=True)
+        targets = batch.targets.to(self.device, non_blocking=True)
+        state = None if batch.reset else self.state
+        lr = self.optimizer.param_groups[0]["lr"]
+
+        self.optimizer.zero_grad(set_to_none=True)
+        outputs, new_state = _forward(self.model, batch, inputs, state)
+        loss = self.loss_fn(outputs, targets)
+        loss_value = float(loss.detach())
+        grad_norm, clipped = math.nan, False
+        if math.isfinite(loss_value):
+            loss.backward()
+            grad_norm, clipped = clip_gradients(self.params, self.config.clip_norm)
+
+        skipped = not (math.isfinite(loss_value) and math.isfinite(grad_norm))
+        if skipped:  # no update from a NaN/Inf; start the next window from a fresh state
+            self.optimizer.zero_grad(set_to_none=True)
+            self.state = None
+            self.bad_steps_total += 1
+            self.bad_steps_in_a_row += 1
+        else:
+            self.optimizer.step()
+            self.scheduler.step()
+            self.step += 1
+            self.state = detach_state(new_state)  # truncated BPTT: carry the value, not the graph
+            self.bad_steps_in_a_row = 0
+
+        if self.bad_steps_in_a_row >= self.config.max_bad_steps:
+            raise RnnkitError(
+                f"training diverged: {self.bad_steps_in_a_row} non-finite losses in a row at step "
+                f"{self.step}; try a lower --lr or --clip"
+            )
+        lengths = getattr(batch, "lengths", None)
+        tokens = int(lengths.sum()) if lengths is not None else inputs.shape[0] * inputs.shape[1]
+        return {
+            "step": self.step,
+            "loss": loss_value,
+            "grad_norm": grad_norm,
+            "clipped": clipped,
+            "lr": lr,
+            "skipped": skipped,
+            "bad_steps": self.bad_steps_total,
+            "tokens": tokens,
+        }
+
+    def fit(
+        self,
+        batches: Iterable[Batch],
+        *,
+        evaluate: Callable[[], dict] | None = None,
+        on_step: Callable[[dict], None] | None = None,
+        log: MetricsLog | None = None,
+        postfix: Callable[[dict, dict | None], dict[str, str]] = loss_postfix,
+        progress: bool = True,
+    ) -> dict | None:
+        """Train from ``self.step`` up to ``config.steps``; return the last evaluation (or None).
+
+        Every ``log_every`` steps (and on every skipped step) a ``{"kind": "train", ...}`` record
+        with the step metrics plus ``loss_avg`` and ``tokens_per_s`` over the steps since the
+        last record goes to ``log`` and the progress bar. ``evaluate()`` runs every
+        ``eval_every`` steps and at the end; its dict is logged as ``{"kind": "eval", ...}``.
+        ``on_step(metrics)`` is called after every step (checkpointing, early stopping...).
+        A finite iterable of batches is iterated again when it runs out.
+        """
+        cfg = self.config
+        bar = tqdm(total=cfg.steps, initial=self.step, unit="step", disable=not progress)
+        window = _Window()
+        last_eval: dict | None = None
+        source = self._cycle(batches)
+        try:
+            while self.step < cfg.steps:
+                metrics = self.train_step(next(source))
+                window.add(metrics)
+                bar.update(0 if metrics["skipped"] else 1)
+                if metrics["skipped"] or self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                    record = {"kind": "train", **metrics, **window.summary()}
+                    if log is not None:
+                        log.write(record)
+                    bar.set_postfix(postfix(record, last_eval), refresh=False)
+                    window = _Window()
+                if on_step is not None:
+                    on_step(metrics)
+                due = cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps
+                if evaluate is not None and not metrics["skipped"] and due:
+                    last_eval = self._evaluate(evaluate, log)
+                    window = _Window()  # tokens/s should not count evaluation time
+            if evaluate is not None:
+                last_eval = self._evaluate(evaluate, log)
+        finally:
+            bar.close()
+        return last_eval
+
+    def _cycle(self, batches: Iterable[Batch]) -> Iterator[Batch]:
+        """Batches forever: a finite re-iterable source starts over, an exhausted one errors."""
+        while True:
+            empty = True
+            for batch in batches:
+                empty = False
+                yield batch
+            if empty:
+                raise RnnkitError(f"the batches ran out at step {self.step} of {self.config.steps}")
+
+    def _evaluate(self, evaluate: Callable[[], dict], log: MetricsLog | None) -> dict:
+        result = evaluate()
+        if log is not None:
+            log.write({"kind": "eval", "step": self.step, **result})
+        return result
+
+    def state_dict(self) -> dict:
+        """Everything but the weights (saved separately) that a resumed run needs.
+
+        The learning-rate schedule is a pure function of ``step``, so it is rebuilt from the
+        step rather than saved; ``config`` is recorded for reference only.
+        """
+        return {
+            "step": self.step,
+            "bad_steps_total": self.bad_steps_total,
+            "bad_steps_in_a_row": self.bad_steps_in_a_row,
+            "optimizer": self.optimizer.state_dict(),
+            "rng": rng_state(),
+            "carried_state": map_state(self.state, lambda t: t.detach().cpu()),
+            "config": asdict(self.config),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue a saved run: load the weights into the model first, then call this.
+
+        Optimizer moments, step, counters, RNG and carried state are restored; optimizer
+        hyper-parameters and the schedule come from *this* trainer's config, so a run resumed
+        with a larger ``steps`` stretches its cosine over the new total.
+        """
+        groups = self.optimizer.param_groups
+        current = [{k: v for k, v in g.items() if k != "params"} for g in groups]
+        self.optimizer.load_state_dict(state["optimizer"])
+        for group, settings in zip(self.optimizer.param_groups, current):
+            group.update(settings)
+        self.step = int(state["step"])
+        self.bad_steps_total = int(state["bad_steps_total"])
+        self.bad_steps_in_a_row = int(state["bad_steps_in_a_row"])
+        self.scheduler = self._schedule(start_step=self.step)
+        self.state = map_state(state["carried_state"], lambda t: t.to(self.device))
+        set_rng_state(state["rng"])
+
+
+class _Window:
+    """Running sums over the steps since the last metrics record."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.losses: list[float] = []
+        self.tokens = 0
+
+    def add(self, metrics: dict) -> None:
+        self.tokens += metrics["tokens"]
+        if not metrics["skipped"]:
+            self.losses.append(metrics["loss"])
+
+    def summary(self) -> dict:
+        elapsed = max(time.perf_counter() - self.start, 1e-9)
+        loss_avg = sum(self.losses) / len(self.losses) if self.losses else math.nan
+        return {"loss_avg": loss_avg, "tokens_per_s": self.tokens / elapsed}

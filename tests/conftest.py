@@ -1,0 +1,44 @@
+"""Shared fixtures: a tiny text and a tiny trained run, made by the tests themselves."""
+
+import random
+
+import pytest
+
+from rnnkit.cli.main import main
+
+WORDS = "elma kırmızıdır armut sarıdır gökyüzü mavidir deniz derindir".split()
+
+
+def make_text(n_lines: int = 300, seed: int = 0) -> str:
+    rng = random.Random(seed)
+    return "\n".join(" ".join(rng.choice(WORDS) for _ in range(6)) for _ in range(n_lines)) + "\n"
+
+
+@pytest.fixture(scope="session")
+def tiny_text(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "tiny.txt"
+    path.write_text(make_text(), encoding="utf-8")
+    return path
+
+
+TINY_FLAGS = ["--hidden", "16", "--embed", "8", "--layers", "1", "--seq-len", "16",
+              "--batch-size", "4", "--steps", "6", "--eval-every", "3",
+              "--checkpoint-every", "3", "--no-progress"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_text):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    assert main(["train", "--data", str(tiny_text), "--out", str(out), *TINY_FLAGS]) == 0
+    return out
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny tensors run fastest on one thread, and the suite shares 2 cores with its runner."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -1,0 +1,167 @@
+"""The command line end to end on tiny data, and every bad input it must refuse in one line."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from rnnkit.cli.main import main
+
+from conftest import TINY_FLAGS
+
+
+def run_cli(capsys, *argv):
+    """Exit code, stdout and stderr of one CLI call (argparse's own exits included)."""
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *needles):
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) >= 1 and "Traceback" not in err
+    message = lines[-1]
+    for needle in needles:
+        assert needle in message, message
+
+
+def test_train_writes_a_complete_run_folder(tiny_run):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "metrics.jsonl",
+                 "learning_curve.png", "trainer.pt"):
+        assert (tiny_run / name).is_file(), name
+    records = [json.loads(line) for line in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    assert any(r["kind"] == "eval" and "bpc" in r for r in records)
+    assert all("grad_norm" in r for r in records if r["kind"] == "train")
+
+
+def test_generate_streams_a_continuation_of_the_prompt(capsys, tiny_run):
+    code, out, _ = run_cli(capsys, "generate", str(tiny_run), "--prompt", "elma", "--length",
+                           "40", "--seed", "3", "--top-k", "5", "--top-p", "0.9")
+    assert code == 0 and out.startswith("elma") and len(out.rstrip("\n")) == 44
+    again = run_cli(capsys, "generate", str(tiny_run), "--prompt", "elma", "--length", "40",
+                    "--seed", "3", "--top-k", "5", "--top-p", "0.9")[1]
+    assert again == out
+
+
+def test_evaluate_prints_bits_per_character(capsys, tiny_run, tiny_text):
+    code, out, _ = run_cli(capsys, "evaluate", str(tiny_run))
+    assert code == 0 and "bits per character" in out
+    code, out, _ = run_cli(capsys, "evaluate", str(tiny_run), "--data", str(tiny_text))
+    assert code == 0 and "bits per character" in out
+
+
+def test_resume_continues_to_more_steps(capsys, tiny_run, tmp_path):
+    run = tmp_path / "copy"
+    shutil.copytree(tiny_run, run)
+    code, out, err = run_cli(capsys, "train", "--resume", str(run), "--steps", "9",
+                             "--no-progress")
+    assert code == 0, err
+    assert "after 9 steps" in out
+
+
+def test_resume_refuses_changed_settings(capsys, tiny_run):
+    code, _, err = run_cli(capsys, "train", "--resume", str(tiny_run), "--hidden", "32")
+    assert_one_line_error(code, err, "--hidden")
+
+
+def test_existing_run_folder_is_not_overwritten(capsys, tiny_run, tiny_text):
+    code, _, err = run_cli(capsys, "train", "--data", str(tiny_text), "--out", str(tiny_run),
+                           *TINY_FLAGS)
+    assert_one_line_error(code, err, "already exists", "--resume")
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda p: p, "does not exist"),
+    (lambda p: (p.mkdir(), p)[1], "directory"),
+    (lambda p: (p.write_text(""), p)[1], "empty"),
+    (lambda p: (p.write_bytes(b"\x00\x01binary\x00" * 50), p)[1], "binary"),
+    (lambda p: (p.write_bytes("çalışkan öğrenci".encode("latin-1", "replace") * 50), p)[1],
+     "UTF-8"),
+    (lambda p: (p.write_text("too short"), p)[1], "--seq-len"),
+])
+def test_bad_data_files_get_one_line(capsys, tmp_path, make, needle):
+    path = make(tmp_path / "data.txt")
+    code, _, err = run_cli(capsys, "train", "--data", str(path), "--out", str(tmp_path / "run"),
+                           *TINY_FLAGS)
+    assert_one_line_error(code, err, needle)
+
+
+@pytest.mark.parametrize("flags,needle", [
+    (["--hidden", "0"], "--hidden"),
+    (["--seq-len", "-1"], "--seq-len"),
+    (["--dropout", "1.5"], "--dropout"),
+    (["--lr", "nan"], "--lr"),
+    (["--bidirectional"], "causal"),
+    (["--tie-weights"], "tied"),
+])
+def test_nonsense_settings_get_one_line(capsys, tmp_path, tiny_text, flags, needle):
+    argv = ["train", "--data", str(tiny_text), "--out", str(tmp_path / "run"), *TINY_FLAGS,
+            *flags]
+    code, _, err = run_cli(capsys, *argv)
+    assert_one_line_error(code, err, needle)
+
+
+def test_missing_run_folder(capsys, tmp_path):
+    for command in ("generate", "evaluate"):
+        code, _, err = run_cli(capsys, command, str(tmp_path / "nope"))
+        assert_one_line_error(code, err, "does not exist")
+
+
+def test_truncated_checkpoint(capsys, tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    weights = run / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    code, _, err = run_cli(capsys, "generate", str(run))
+    assert_one_line_error(code, err, "truncated or corrupt")
+
+
+def test_checkpoint_of_another_model(capsys, tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    save_file({"weight": torch.randn(3, 3)}, run / "model.safetensors")
+    code, _, err = run_cli(capsys, "generate", str(run))
+    assert_one_line_error(code, err, "no rnnkit metadata")
+
+
+def test_checkpoint_with_weights_that_do_not_fit_its_config(capsys, tiny_run, tmp_path):
+    from safetensors import safe_open
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    with safe_open(run / "model.safetensors", framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    tensors["head.bias"] = torch.zeros(3)
+    save_file(tensors, run / "model.safetensors", metadata=meta)
+    code, _, err = run_cli(capsys, "generate", str(run))
+    assert_one_line_error(code, err, "head.bias")
+
+
+def test_resume_with_a_trainer_state_from_another_step(capsys, tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    state = torch.load(run / "trainer.pt", weights_only=False)
+    state["step"] = 2
+    torch.save(state, run / "trainer.pt")
+    code, _, err = run_cli(capsys, "train", "--resume", str(run), "--steps", "8", "--no-progress")
+    assert_one_line_error(code, err, "interrupted")
+
+
+def test_prompt_with_unseen_characters_names_them(capsys, tiny_run):
+    code, _, err = run_cli(capsys, "generate", str(tiny_run), "--prompt", "elma ☃Q")
+    assert_one_line_error(code, err, "'☃'", "'Q'")
+
+
+def test_console_script_exits_nonzero_without_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "rnnkit.cli.main", "train", "--data",
+                             str(tmp_path / "missing.txt")], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
