@@ -12,7 +12,7 @@ from rnnkit.cli.args import (nonnegative_float, nonnegative_int, positive_float,
                              probability)
 from rnnkit.cli.sample import print_sample
 from rnnkit.errors import RnnkitError
-from rnnkit.models import LMConfig
+from rnnkit.models import ENCODERS, LMConfig
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.lm_job import BUILTIN, LMDataConfig, read_run_config, train_lm
 
@@ -32,7 +32,8 @@ def add_parser(commands) -> None:
                             "truncated BPTT. With no arguments: a 2-layer LSTM on the built-in "
                             "Shakespeare text.", argument_default=None)
     p.add_argument("--data", metavar="FILE", help=f"UTF-8 text file (default: {BUILTIN})")
-    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="recurrent cell (lstm)")
+    p.add_argument("--cell", choices=ENCODERS, metavar="CELL",
+                   help=f"sequence encoder: {', '.join(ENCODERS)} (lstm)")
     p.add_argument("--embed", type=positive_int, metavar="N", help="embedding width (64)")
     p.add_argument("--hidden", type=positive_int, metavar="N", help="state size per layer (256)")
     p.add_argument("--layers", type=positive_int, metavar="N", help="stacked layers (2)")

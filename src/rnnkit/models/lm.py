@@ -19,10 +19,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
-from rnnkit.nn import RecurrentConfig, build_recurrent
-
-CELL_NAMES = {"lstm": "lstm", "gru": "gru", "rnn": "rnn_tanh", "rnn_tanh": "rnn_tanh",
-              "rnn_relu": "rnn_relu"}
+from rnnkit.models.encoders import build_encoder, check_cell
 
 
 @dataclass(frozen=True)
@@ -30,7 +27,7 @@ class LMConfig:
     """Sizes of a recurrent language model."""
 
     vocab_size: int                  # V: tokens the tokenizer knows, unknown symbol included
-    cell: str = "lstm"               # "lstm", "gru", "rnn" (tanh) or "rnn_relu"
+    cell: str = "lstm"               # an encoder name (models.encoders): lstm, gru, rnn, ...
     embed_size: int = 256            # E: embedding width
     hidden_size: int = 256           # H: recurrent state size per layer
     num_layers: int = 2              # L: stacked recurrent layers
@@ -39,8 +36,7 @@ class LMConfig:
     bidirectional: bool = False      # always refused: a language model must be causal
 
     def __post_init__(self) -> None:
-        if self.cell not in CELL_NAMES:
-            raise RnnkitError(f"unknown cell {self.cell!r}; choose one of lstm, gru, rnn")
+        check_cell(self.cell)
         for name in ("vocab_size", "embed_size", "hidden_size", "num_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -54,10 +50,6 @@ class LMConfig:
         if self.tie_weights and self.embed_size != self.hidden_size:
             raise RnnkitError(f"tied weights need embed size == hidden size, got "
                               f"{self.embed_size} and {self.hidden_size}")
-
-    def recurrent_config(self) -> RecurrentConfig:
-        return RecurrentConfig(CELL_NAMES[self.cell], self.embed_size, self.hidden_size,
-                               num_layers=self.num_layers, dropout=self.dropout)
 
 
 class LanguageModel(nn.Module):
@@ -74,7 +66,8 @@ class LanguageModel(nn.Module):
         super().__init__()
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.embed_size)
-        self.rnn = build_recurrent(config.recurrent_config())
+        self.rnn = build_encoder(config.cell, config.embed_size, config.hidden_size,
+                                 config.num_layers, dropout=config.dropout)
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:
