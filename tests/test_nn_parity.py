@@ -1,6 +1,7 @@
 """rnnkit layers against torch.nn with copied weights: outputs, final states, every gradient."""
 
 import itertools
+import zlib
 
 import pytest
 import torch
@@ -15,7 +16,9 @@ TORCH = {
     "rnn_tanh": lambda *a, **k: nn.RNN(*a, nonlinearity="tanh", **k),
     "rnn_relu": lambda *a, **k: nn.RNN(*a, nonlinearity="relu", **k),
 }
-CASES = list(itertools.product(TORCH, (1, 2), (False, True), (False, True), ("fused", "loop")))
+CASES = [case for case in itertools.product(TORCH, (1, 2), (False, True), (False, True),
+                                            ("fused", "explicit", "loop"))
+         if case[-1] != "explicit" or case[0] != "lstm"]     # no explicit LSTM: it runs fused
 
 
 def torch_forward(module, x, hx, lengths):
@@ -38,7 +41,9 @@ def weighted_loss(out, finals, weights):
 
 @pytest.mark.parametrize("cell,layers,bidir,use_lengths,path", CASES)
 def test_matches_torch_nn_outputs_states_and_gradients(cell, layers, bidir, use_lengths, path):
-    gen = torch.Generator().manual_seed(hash((cell, layers, bidir, use_lengths, path)) % 2**31)
+    # A stable seed per case (hash() of strings changes with every interpreter).
+    gen = torch.Generator().manual_seed(zlib.crc32(repr((cell, layers, bidir, use_lengths, path))
+                                                   .encode()))
     B, T, I, H = 5, 9, 6, 7
     D = 2 if bidir else 1
     ref = TORCH[cell](I, H, num_layers=layers, bidirectional=bidir, batch_first=True)
@@ -56,9 +61,10 @@ def test_matches_torch_nn_outputs_states_and_gradients(cell, layers, bidir, use_
     out_ref, fin_ref = torch_forward(ref, x_ref, hx, lengths)
     out_mine, fin_mine = mine(x_mine, hx, lengths=lengths)
 
-    torch.testing.assert_close(out_mine, out_ref, atol=1e-5, rtol=0)
+    # ReLU outputs are unbounded (tens here), and float32 round-off grows with them: rtol 1e-5.
+    torch.testing.assert_close(out_mine, out_ref, atol=1e-5, rtol=1e-5)
     for a, b in zip(as_tuple(fin_mine), as_tuple(fin_ref)):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     if use_lengths:
         pad = torch.arange(T)[None, :] >= lengths[:, None]          # (B, T)
         assert out_mine[pad].abs().max() == 0
@@ -72,10 +78,12 @@ def test_matches_torch_nn_outputs_states_and_gradients(cell, layers, bidir, use_
         assert err < 1e-4, f"relative gradient error {err:.2e}"
 
 
-@pytest.mark.parametrize("cell", list(TORCH))
-def test_fused_and_loop_paths_agree_on_native_layers(cell):
+@pytest.mark.parametrize("cell,path", [(cell, path) for cell in TORCH
+                                       for path in ("fused", "explicit", "auto")
+                                       if path != "explicit" or cell != "lstm"])
+def test_fast_paths_and_loop_agree_on_native_layers(cell, path):
     torch.manual_seed(1)
-    config = rn.RecurrentConfig(cell, 4, 6, num_layers=2, bidirectional=True)
+    config = rn.RecurrentConfig(cell, 4, 6, num_layers=2, bidirectional=True, path=path)
     fused = rn.build_recurrent(config)
     loop = rn.build_recurrent(config.__class__(**{**config.__dict__, "path": "loop"}))
     loop.load_state_dict(fused.state_dict())

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from rnnkit.data import eval_windows, read_text
+from rnnkit.cli.task_evaluate import run_task_evaluation
 from rnnkit.errors import RnnkitError
 from rnnkit.infer import load
 from rnnkit.train.lm_job import lm_loss, read_corpus, read_run_config, split_text
@@ -14,17 +15,22 @@ from rnnkit.train.metrics import LN2
 
 
 def add_parser(commands) -> None:
-    p = commands.add_parser("evaluate", help="bits per character of a trained run",
-                            description="Evaluate a language model: bits per character on the "
-                            "run's validation split, or on a whole --data file.")
+    p = commands.add_parser("evaluate", help="bits per character, or accuracy and macro-F1, "
+                            "of a trained run",
+                            description="Evaluate a language model (bits per character on the "
+                            "run's validation split, or on a whole --data file) or a classifier "
+                            "or tagger (accuracy, macro-F1, per-class table and a confusion "
+                            "matrix PNG, on its test split or a --data file of the same format).")
     p.add_argument("run", metavar="RUN", help="run folder written by rnnkit train")
-    p.add_argument("--data", metavar="FILE", help="UTF-8 text to score instead")
+    p.add_argument("--data", metavar="FILE", help="data to score instead (same format)")
     p.add_argument("--seq-len", type=int, default=256, metavar="T", help=argparse.SUPPRESS)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     config = read_run_config(args.run)
+    if config["task"] in ("classify", "tag"):
+        return run_task_evaluation(args)
     model, tokenizer = load(args.run)
     if args.data is not None:
         text = read_text(args.data)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli import evaluate_cmd, generate_cmd, train_cmd
+from rnnkit.cli import (datasets_cmd, diagnose_cmd, evaluate_cmd, experiment_cmd, generate_cmd,
+                        predict_cmd, train_cmd)
 from rnnkit.errors import RnnkitError
 
 
@@ -16,7 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnkit", description="Recurrent sequence models on PyTorch.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (train_cmd, generate_cmd, evaluate_cmd):
+    for module in (train_cmd, generate_cmd, evaluate_cmd, predict_cmd, datasets_cmd, diagnose_cmd,
+                   experiment_cmd):
         module.add_parser(commands)
     return parser
 

@@ -5,21 +5,25 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import sys
 import time
 from pathlib import Path
 
 from rnnkit.cli.args import (nonnegative_float, nonnegative_int, positive_float, positive_int,
                              probability)
 from rnnkit.cli.sample import print_sample
+from rnnkit.cli.task_train import add_task_flags, refuse_task_flags, run_task
 from rnnkit.errors import RnnkitError
 from rnnkit.models import ENCODERS, LMConfig
+from rnnkit.models.encoders import STATELESS
 from rnnkit.train.config import TrainConfig
+from rnnkit.train.diagnostics import stateless_note
 from rnnkit.train.lm_job import BUILTIN, LMDataConfig, read_run_config, train_lm
 
 # The main job's recipe: a 2-layer LSTM over characters, truncated BPTT, ~5 minutes on 2 cores.
 DEFAULTS = dict(
-    data=BUILTIN, cell="lstm", embed=64, hidden=256, layers=2, dropout=0.0, tie_weights=False,
-    seq_len=128, batch_size=64, steps=1500, lr=3e-3, clip=1.0, warmup=100, weight_decay=0.01,
+    data=BUILTIN, cell="lstm", embed=128, hidden=256, layers=2, dropout=0.0, tie_weights=False,
+    seq_len=128, batch_size=32, steps=2000, lr=6e-3, clip=1.0, warmup=100, weight_decay=0.01,
     seed=0, val_fraction=0.1, eval_every=250, checkpoint_every=250,
 )
 MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights", "bidirectional")
@@ -34,7 +38,7 @@ def add_parser(commands) -> None:
     p.add_argument("--data", metavar="FILE", help=f"UTF-8 text file (default: {BUILTIN})")
     p.add_argument("--cell", choices=ENCODERS, metavar="CELL",
                    help=f"sequence encoder: {', '.join(ENCODERS)} (lstm)")
-    p.add_argument("--embed", type=positive_int, metavar="N", help="embedding width (64)")
+    p.add_argument("--embed", type=positive_int, metavar="N", help=f"embedding width ({DEFAULTS['embed']})")
     p.add_argument("--hidden", type=positive_int, metavar="N", help="state size per layer (256)")
     p.add_argument("--layers", type=positive_int, metavar="N", help="stacked layers (2)")
     p.add_argument("--dropout", type=probability, metavar="P", help="dropout rate (0)")
@@ -43,11 +47,11 @@ def add_parser(commands) -> None:
     p.add_argument("--bidirectional", action="store_true", default=None,
                    help="refused for a language model (it must be causal)")
     p.add_argument("--seq-len", type=positive_int, metavar="T", help="TBPTT window (128)")
-    p.add_argument("--batch-size", type=positive_int, metavar="B", help="parallel lanes (64)")
+    p.add_argument("--batch-size", type=positive_int, metavar="B", help=f"parallel lanes ({DEFAULTS['batch_size']})")
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=positive_int, metavar="N", help="optimizer updates (1500)")
+    length.add_argument("--steps", type=positive_int, metavar="N", help=f"optimizer updates ({DEFAULTS['steps']})")
     length.add_argument("--epochs", type=positive_float, metavar="E", help="passes over the text")
-    p.add_argument("--lr", type=positive_float, metavar="LR", help="peak learning rate (3e-3)")
+    p.add_argument("--lr", type=positive_float, metavar="LR", help=f"peak learning rate ({DEFAULTS['lr']})")
     clip = p.add_mutually_exclusive_group()
     clip.add_argument("--clip", type=positive_float, metavar="NORM",
                       help="clip the global gradient norm (1.0)")
@@ -65,6 +69,10 @@ def add_parser(commands) -> None:
                    help="replace an existing run folder")
     p.add_argument("--resume", metavar="RUN", help="continue the run in RUN (more --steps too)")
     p.add_argument("--no-progress", action="store_true", default=None, help="no progress bar")
+    p.add_argument("--diagnose-every", type=positive_int, metavar="N",
+                   help="record the gradient norm at every timestep and layer every N steps "
+                   "(gradient_heatmap.png, gradient_distance.png, diagnostics.json)")
+    add_task_flags(p)
     p.set_defaults(handler=run)
 
 
@@ -78,6 +86,9 @@ def _settings(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task != "lm":
+        return run_task(args)
+    refuse_task_flags(args)
     if args.resume is not None:
         return _resume(args)
     s = _settings(args)
@@ -98,8 +109,10 @@ def run(args: argparse.Namespace) -> int:
                         eval_every=s["eval_every"], seed=s["seed"])
     overrides = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"])
+    _note_stateless(s["cell"], args.diagnose_every)
     result = train_lm(out, data, None, train, progress=not args.no_progress,
-                      model_overrides=overrides, epochs=args.epochs)
+                      model_overrides=overrides, epochs=args.epochs,
+                      diagnose_every=args.diagnose_every)
     return _report(result)
 
 
@@ -119,9 +132,16 @@ def _resume(args: argparse.Namespace) -> int:
         raise RnnkitError(f"'{args.resume}/config.json' does not fit this version ({e})") from None
     if args.steps is not None:
         train = dataclasses.replace(train, steps=args.steps)
+    _note_stateless(model.cell, args.diagnose_every)
     result = train_lm(args.resume, data, model, train, resume=True,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, diagnose_every=args.diagnose_every)
     return _report(result)
+
+
+def _note_stateless(cell: str, diagnose_every: int | None) -> None:
+    """One stderr line saying what --diagnose-every measures for a cell without a state."""
+    if diagnose_every is not None and cell in STATELESS:
+        print(f"rnnkit: note: {stateless_note(cell)}", file=sys.stderr)
 
 
 def _report(result) -> int:

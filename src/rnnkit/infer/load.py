@@ -1,5 +1,9 @@
 """Load a trained run in one call: ``model, tokenizer = rnnkit.load("runs/demo")``.
 
+For a classifier or tagger run the second item is its codec (vocabulary, label set,
+normalisation; :mod:`rnnkit.data.codec`): ``model, codec = rnnkit.load("runs/tweets")`` and
+``codec.labels.labels`` are the class names.
+
 Everything needed is in ``model.safetensors`` itself (its metadata holds the task, the model
 config and the vocabulary), so the file alone is enough; a run folder or the file's path both
 work.
@@ -12,13 +16,17 @@ from pathlib import Path
 from torch import nn
 
 from rnnkit.data import CharTokenizer
+from rnnkit.data.codec import Codec, codec_from_dict
 from rnnkit.errors import RnnkitError
 from rnnkit.models import LanguageModel, LMConfig
 from rnnkit.train.checkpoint import MODEL_FILE, load_checkpoint_meta, load_model_weights
+from rnnkit.train.task_job import model_from_config
 
 
-def _build(meta: dict, where: Path) -> tuple[nn.Module, CharTokenizer]:
+def _build(meta: dict, where: Path) -> tuple[nn.Module, CharTokenizer | Codec]:
     task = meta.get("task")
+    if task in ("classify", "tag"):
+        return model_from_config(task, meta["model"]), codec_from_dict(meta["codec"])
     if task != "lm":
         raise RnnkitError(f"'{where}' holds a {task!r} model, which this version cannot load")
     try:
@@ -29,8 +37,9 @@ def _build(meta: dict, where: Path) -> tuple[nn.Module, CharTokenizer]:
     return LanguageModel(config), CharTokenizer.from_dict(meta["tokenizer"])
 
 
-def load(run: str | Path, *, device: str = "cpu") -> tuple[nn.Module, CharTokenizer]:
-    """The trained model (in eval mode, on ``device``) and its tokenizer from a run folder."""
+def load(run: str | Path, *, device: str = "cpu") -> tuple[nn.Module, CharTokenizer | Codec]:
+    """The trained model (in eval mode, on ``device``) and its tokenizer (language model) or
+    codec (classifier, tagger) from a run folder."""
     run_dir = Path(run)
     if run_dir.is_file() and run_dir.name == MODEL_FILE:
         run_dir = run_dir.parent

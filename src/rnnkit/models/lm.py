@@ -72,7 +72,6 @@ class LanguageModel(nn.Module):
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:
             self.head.weight = self.embed.weight
-        nn.init.normal_(self.embed.weight, std=0.1)
 
     def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, object]:
         """tokens (B, T) -> (logits (B, T, V), state in the recurrent layer's layout)."""

@@ -3,14 +3,20 @@
 from rnnkit.nn.cell import RecurrentCell, State
 from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
+from rnnkit.nn.explicit_elman import ExplicitElman, explicit_elman
+from rnnkit.nn.explicit_gru import ExplicitGRU, explicit_gru
 from rnnkit.nn.gru import GRUCell
-from rnnkit.nn.layers import GRU, LSTM, RNN, StackedRecurrent, build_recurrent, from_torch
+from rnnkit.nn.layers import (GRU, LSTM, RNN, StackedRecurrent, auto_path, build_recurrent,
+                              explicit_scan, from_torch)
 from rnnkit.nn.lstm import LSTMCell
 from rnnkit.nn.recurrence import Recurrence, scan
+from rnnkit.nn.streaming import Streamer
 
 __all__ = [
     "RecurrentCell", "State", "ElmanCell", "LSTMCell", "GRUCell",
     "scan", "Recurrence",
+    "ExplicitGRU", "ExplicitElman", "explicit_gru", "explicit_elman", "explicit_scan",
     "RecurrentConfig", "StackedRecurrent", "RNN", "LSTM", "GRU",
-    "build_recurrent", "from_torch",
+    "build_recurrent", "from_torch", "auto_path",
+    "Streamer",
 ]

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from rnnkit.errors import RnnkitError
 
 CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
-PATHS = ("auto", "fused", "loop")
+PATHS = ("auto", "fused", "explicit", "loop")
+EXPLICIT_CELLS = ("gru", "rnn_tanh", "rnn_relu")
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,8 @@ class RecurrentConfig:
     dropout: float = 0.0              # on the outputs of every layer but the last, in training
     bidirectional: bool = False       # D = 2: a reversed pass per layer, outputs concatenated
     forget_bias: float | None = 1.0   # LSTM only: initial forget-gate bias; None = torch.nn init
-    path: str = "auto"                # "fused" (PyTorch kernels), "loop" (the reference), "auto"
+    path: str = "auto"                # "fused" (PyTorch kernels), "explicit" (hand-written BPTT,
+                                      # GRU and RNN), "loop" (the reference), "auto" (fastest)
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -35,6 +37,9 @@ class RecurrentConfig:
             raise RnnkitError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.path not in PATHS:
             raise RnnkitError(f"unknown path {self.path!r}; choose one of {', '.join(PATHS)}")
+        if self.path == "explicit" and self.cell not in EXPLICIT_CELLS:
+            raise RnnkitError(f"the explicit path runs {', '.join(EXPLICIT_CELLS)} cells, "
+                              f"not {self.cell!r}; use path='fused' or 'auto'")
 
     @property
     def num_directions(self) -> int:

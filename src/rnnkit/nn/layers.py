@@ -9,9 +9,12 @@ batch-first::
 ``lengths`` (B,) marks right-padded sequences: padded outputs are zero, final states come from each
 sequence's last real step, and the reversed direction starts at each sequence's own end.
 
-Two paths compute the same numbers: ``"fused"`` runs PyTorch's multi-layer kernel
-(:mod:`rnnkit.nn.fused`) on these parameters; ``"loop"`` runs each cell's ``step`` over time
-(:mod:`rnnkit.nn.recurrence`), the reference. ``"auto"`` picks the fused one.
+Three paths compute the same numbers: ``"fused"`` runs PyTorch's multi-layer kernel
+(:mod:`rnnkit.nn.fused`) on these parameters; ``"explicit"`` (GRU and RNN) runs each layer and
+direction as one autograd node with a hand-written backward (:mod:`rnnkit.nn.explicit_gru`,
+:mod:`rnnkit.nn.explicit_elman`); ``"loop"`` runs each cell's ``step`` over time
+(:mod:`rnnkit.nn.recurrence`), the reference. ``"auto"`` picks the fastest measured for the cell
+and device (:func:`auto_path`).
 
 >>> import torch
 >>> lstm = LSTM(8, 16, num_layers=2, bidirectional=True)
@@ -32,12 +35,56 @@ from rnnkit.errors import RnnkitError
 from rnnkit.nn.cell import RecurrentCell, State
 from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
+from rnnkit.nn.explicit_elman import explicit_elman
+from rnnkit.nn.explicit_gru import explicit_gru
 from rnnkit.nn.fused import fused_forward
 from rnnkit.nn.gru import GRUCell
 from rnnkit.nn.lstm import LSTMCell
 from rnnkit.nn.recurrence import scan
 
 TORCH_MODES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}
+
+
+def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True) -> str:
+    """The path ``"auto"`` resolves to: what measured fastest for ``cell`` on ``device``'s type,
+    for training (``grad_enabled``, the default) or for inference.
+
+    - LSTM: ``"fused"`` everywhere: oneDNN's fused LSTM on CPU, cuDNN on CUDA, the kernel
+      ``torch.nn.LSTM`` runs (benchmarks/speed.py: 0.99-1.06x its throughput).
+    - CUDA, any cell: ``"fused"``: cuDNN runs a whole layer's recurrence in one kernel.
+    - GRU and Elman RNN on CPU, training: ``"explicit"``. On CPU ``torch.nn.GRU``/``RNN`` run an
+      unfused step loop under autograd (about 10 graph nodes and one weight-gradient product per
+      step); the explicit Functions record one node per layer and direction. Measured with
+      benchmarks/speed.py on this project's machine (2-core AMD EPYC, torch 2.13, medians of
+      paired ratios, training = forward + backward; docs/benchmarks.md), throughput over
+      ``torch.nn``'s at B8/T64/I32/H64, B32/T128/I64/H256, B16/T1024/I64/H128 and
+      B64/T256/I128/H512 x2: GRU 3.5, 1.06, 1.37, 1.17 (one thread; 3.1, 1.2, 2.1 with two),
+      Elman (tanh) 1.9, 1.04, 1.5, 1.12 (2.0, 1.3, 2.0 with two). The gain is the per-step
+      overhead; where the recurrent products dominate (large B x H) both sit near the
+      matrix-product peak and the gain shrinks, but it never measured a loss beyond noise.
+    - Inference on CPU (no grad): ``"explicit"`` for Elman (0.9-1.2x ``torch.nn.RNN``: parity),
+      ``"fused"`` for GRU, whose explicit forward measured 0.91-0.96x ``torch.nn.GRU`` (its four
+      elementwise ops per step are dispatched from Python, torch's from C++).
+    """
+    if cell == "lstm" or device.type != "cpu":
+        return "fused"
+    if cell == "gru" and not grad_enabled:
+        return "fused"
+    return "explicit"
+
+
+def explicit_scan(cell: RecurrentCell, x: Tensor, state: Tensor, *,
+                  lengths: Tensor | None = None, reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """:func:`~rnnkit.nn.recurrence.scan`'s contract for GRU and Elman cells, as one autograd
+    node: the input projection for all steps is one product under autograd, the time loop and
+    its backward are :class:`~rnnkit.nn.explicit_gru.ExplicitGRU` / ``ExplicitElman``."""
+    xp = cell.project_input(x)                           # (B, T, G*H)
+    if isinstance(cell, GRUCell):
+        return explicit_gru(xp, state, cell.w_hh, cell.b_hh, lengths=lengths, reverse=reverse)
+    if isinstance(cell, ElmanCell):
+        return explicit_elman(xp, state, cell.w_hh, cell.b_hh, lengths=lengths,
+                              reverse=reverse, nonlinearity=cell.nonlinearity)
+    raise RnnkitError(f"the explicit path has no {type(cell).__name__}")
 
 
 def make_cell(config: RecurrentConfig, input_size: int) -> RecurrentCell:
@@ -74,8 +121,12 @@ class StackedRecurrent(nn.Module):
 
     @property
     def path(self) -> str:
-        """The path ``forward`` takes: ``config.path``, with ``"auto"`` resolved."""
-        return "fused" if self.config.path == "auto" else self.config.path
+        """The path ``forward`` takes now: ``config.path``, with ``"auto"`` resolved for this
+        device and grad mode (:func:`auto_path`)."""
+        if self.config.path != "auto":
+            return self.config.path
+        return auto_path(self.config.cell, self.cells[0].w_ih.device,
+                         grad_enabled=torch.is_grad_enabled())
 
     def flat_weights(self) -> list[Tensor]:
         """[w_ih, w_hh, b_ih, b_hh] per cell, in ``torch.nn``'s order."""
@@ -116,17 +167,20 @@ class StackedRecurrent(nn.Module):
     def forward(self, x: Tensor, state=None, *, lengths: Tensor | None = None):
         self._check_inputs(x, lengths)
         hx = self._state_tuple(state, x)
-        if self.path == "fused":
+        path = self.path
+        if path == "fused":
             output, finals = fused_forward(
                 self.config.cell, x, hx, self.flat_weights(), has_biases=self.config.bias,
                 num_layers=self.config.num_layers, dropout=self.config.dropout,
                 training=self.training, bidirectional=self.config.bidirectional,
                 lengths=lengths)
             return output, self._from_tuple(finals)
-        return self._forward_loop(x, hx, lengths)
+        return self._forward_layers(x, hx, lengths, explicit_scan if path == "explicit" else scan)
 
-    def _forward_loop(self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None):
-        """The reference: each cell's ``step`` over time, layer by layer."""
+    def _forward_layers(self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None,
+                        run_direction):
+        """Layer by layer, each direction by ``run_direction`` (``scan`` for the reference,
+        ``explicit_scan``), directions concatenated, dropout between layers."""
         D = self.config.num_directions
         finals: list[State] = []
         for layer in range(self.config.num_layers):
@@ -134,8 +188,8 @@ class StackedRecurrent(nn.Module):
             for direction in range(D):
                 k = layer * D + direction
                 cell_state = tuple(h[k] for h in hx) if len(hx) == 2 else hx[0][k]
-                out, final = scan(self.cells[k], x, cell_state, lengths=lengths,
-                                  reverse=direction == 1)
+                out, final = run_direction(self.cells[k], x, cell_state, lengths=lengths,
+                                           reverse=direction == 1)
                 outputs.append(out)
                 finals.append(final)
             x = torch.cat(outputs, dim=-1) if D == 2 else outputs[0]     # (B, T, D*H)

@@ -185,6 +185,7 @@ class MinimalRecurrent(nn.Module):
     input_size = property(lambda self: self.config.input_size)
     hidden_size = property(lambda self: self.config.hidden_size)
     num_layers = property(lambda self: self.config.num_layers)
+    output_size = property(lambda self: self.config.hidden_size)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{f.name}={getattr(self.config, f.name)!r}"

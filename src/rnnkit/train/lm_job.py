@@ -8,6 +8,8 @@ A run folder holds everything needed to evaluate, generate from, or resume the r
     trainer.pt         optimizer, RNG, carried state and data position (for --resume)
     metrics.jsonl      one JSON line per logged step and per evaluation
     learning_curve.png bits per character against step, and the gradient norm
+    gradient_flow.jsonl, gradient_heatmap.png, gradient_distance.png, diagnostics.json
+                       with --diagnose-every N (rnnkit.train.diagnostics)
 
 Training is truncated BPTT over the text as one long stream (``seq_len`` is the window); the
 validation split is the tail of the text (for the built-in corpus, a whole held-out play).
@@ -35,6 +37,8 @@ from rnnkit.models import LanguageModel, LMConfig
 from rnnkit.train.checkpoint import (load_model_weights, load_trainer_state, params_finite,
                                      save_checkpoint)
 from rnnkit.train.config import TrainConfig
+from rnnkit.train.diagnostics import FLOW_FILE, GradientProbe
+from rnnkit.train.diagnostics_plot import write_report
 from rnnkit.train.loop import Trainer, bpc_postfix, evaluate_loss
 from rnnkit.train.metrics import LN2, MetricsLog, plot_learning_curve, read_metrics
 
@@ -119,11 +123,14 @@ class LMResult:
 
 def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | None,
              train_config: TrainConfig, *, resume: bool = False, progress: bool = True,
-             model_overrides: dict | None = None, epochs: float | None = None) -> LMResult:
+             model_overrides: dict | None = None, epochs: float | None = None,
+             diagnose_every: int | None = None) -> LMResult:
     """Train (or resume) a language model into ``run_dir`` and return its validation result.
 
     For a new run ``model_config`` may be None: it is built from ``model_overrides`` once the
     vocabulary is known. ``epochs`` (passes over the training text) sets the number of steps.
+    ``diagnose_every`` records the gradient flow every N steps (``rnnkit.train.diagnostics``)
+    and draws it at the end; None adds nothing to training.
     """
     run_dir = Path(run_dir)
     text, val_start = read_corpus(data.data)
@@ -185,10 +192,15 @@ def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | N
         return {**result, "bpc": result["loss"] / LN2}
 
     log = MetricsLog(run_dir / METRICS_FILE)
+    probe = None
+    if diagnose_every is not None:
+        if not resume:
+            (run_dir / FLOW_FILE).unlink(missing_ok=True)
+        probe = GradientProbe(model, lm_loss, run_dir, diagnose_every)
     start, first_step = time.perf_counter(), trainer.step
     try:
         last = trainer.fit(batcher, evaluate=evaluate, on_step=on_step, log=log,
-                           postfix=bpc_postfix, progress=progress)
+                           postfix=bpc_postfix, progress=progress, probe=probe)
     except KeyboardInterrupt:
         if params_finite(model) and trainer.step > first_step:
             checkpoint()
@@ -197,6 +209,8 @@ def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | N
         raise RnnkitError(f"interrupted at step {trainer.step}; nothing new to save") from None
     seconds = time.perf_counter() - start
     checkpoint()
+    if probe is not None and (run_dir / FLOW_FILE).is_file():
+        write_report(run_dir, cell=model_config.cell, title=f"{model_config.cell} language model")
     tokens = (trainer.step - first_step) * data.batch_size * data.seq_len
     return LMResult(run_dir, last["loss"], last["bpc"], trainer.step, seconds,
                     tokens / max(seconds, 1e-9))

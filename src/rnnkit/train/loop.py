@@ -273,14 +273,18 @@ class Trainer:
         log: MetricsLog | None = None,
         postfix: Callable[[dict, dict | None], dict[str, str]] = loss_postfix,
         progress: bool = True,
+        probe: Callable[[int, Batch], None] | None = None,
     ) -> dict | None:
         """Train from ``self.step`` up to ``config.steps``; return the last evaluation (or None).
 
         Every ``log_every`` steps (and on every skipped step) a ``{"kind": "train", ...}`` record
-        with the step metrics plus ``loss_avg`` and ``tokens_per_s`` over the steps since the
-        last record goes to ``log`` and the progress bar. ``evaluate()`` runs every
+        with the step metrics plus ``loss_avg``, ``tokens_per_s``, ``window_steps``,
+        ``clipped_steps`` and ``grad_norm_max`` (largest finite pre-clip norm) over the steps since
+        the last record goes to ``log`` and the progress bar. ``evaluate()`` runs every
         ``eval_every`` steps and at the end; its dict is logged as ``{"kind": "eval", ...}``.
         ``on_step(metrics)`` is called after every step (checkpointing, early stopping...).
+        ``probe(step, batch)`` is called after every update with the batch it used (gradient
+        diagnostics, ``rnnkit.train.diagnostics``); None costs nothing.
         A finite iterable of batches is iterated again when it runs out.
         """
         cfg = self.config
@@ -290,7 +294,8 @@ class Trainer:
         source = self._cycle(batches)
         try:
             while self.step < cfg.steps:
-                metrics = self.train_step(next(source))
+                batch = next(source)
+                metrics = self.train_step(batch)
                 window.add(metrics)
                 bar.update(0 if metrics["skipped"] else 1)
                 if metrics["skipped"] or self.step % cfg.log_every == 0 or self.step == cfg.steps:
@@ -301,10 +306,12 @@ class Trainer:
                     window = _Window()
                 if on_step is not None:
                     on_step(metrics)
+                if probe is not None and not metrics["skipped"]:
+                    probe(self.step, batch)
                 due = cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps
                 if evaluate is not None and not metrics["skipped"] and due:
                     last_eval = self._evaluate(evaluate, log)
-                    window = _Window()  # tokens/s should not count evaluation time
+                    window = window.restart()  # tokens/s should not count evaluation time
             if evaluate is not None:
                 last_eval = self._evaluate(evaluate, log)
         finally:
@@ -370,13 +377,29 @@ class _Window:
         self.start = time.perf_counter()
         self.losses: list[float] = []
         self.tokens = 0
+        self.steps = 0
+        self.clipped = 0
+        self.grad_norm_max = 0.0
 
     def add(self, metrics: dict) -> None:
         self.tokens += metrics["tokens"]
+        self.steps += 1
+        self.clipped += metrics["clipped"]
+        if math.isfinite(metrics["grad_norm"]):  # NaN/Inf steps are counted as bad steps
+            self.grad_norm_max = max(self.grad_norm_max, metrics["grad_norm"])
         if not metrics["skipped"]:
             self.losses.append(metrics["loss"])
+
+    def restart(self) -> "_Window":
+        """A fresh window that keeps the step, clipping and largest-norm counts."""
+        window = _Window()
+        window.steps, window.clipped = self.steps, self.clipped
+        window.grad_norm_max = self.grad_norm_max
+        return window
 
     def summary(self) -> dict:
         elapsed = max(time.perf_counter() - self.start, 1e-9)
         loss_avg = sum(self.losses) / len(self.losses) if self.losses else math.nan
-        return {"loss_avg": loss_avg, "tokens_per_s": self.tokens / elapsed}
+        return {"loss_avg": loss_avg, "tokens_per_s": self.tokens / elapsed,
+                "window_steps": self.steps, "clipped_steps": self.clipped,
+                "grad_norm_max": self.grad_norm_max}

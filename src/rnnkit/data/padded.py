@@ -1,0 +1,65 @@
+"""Batches of independent, variable-length sequences, right-padded (full BPTT per batch).
+
+``PaddedBatches`` is re-iterable: each pass shuffles the examples with its own generator
+(seeded, advanced pass by pass), then cuts them into chunks of ``bucket * batch_size``, sorts
+each chunk by length and slices it into batches, so a batch holds sequences of similar length
+(little padding) while the order of batches stays random. Inputs are padded with 0, per-step
+targets with ``IGNORE`` (-100, what ``cross_entropy``'s ``ignore_index`` skips).
+
+>>> import torch
+>>> b = pad_batch([torch.tensor([1, 2, 3]), torch.tensor([4])], [0, 1])
+>>> b.inputs.tolist(), b.lengths.tolist(), b.targets.tolist()
+([[1, 2, 3], [4, 0, 0]], [3, 1], [0, 1])
+"""
+
+from __future__ import annotations
+
+import random
+
+import torch
+from torch import Tensor
+
+from rnnkit.data.batch import SequenceBatch
+
+IGNORE = -100  # target of a padded step
+
+
+def pad_batch(inputs: list[Tensor], targets: list) -> SequenceBatch:
+    """Right-pad ``inputs`` (each (T_i, ...)) to (B, T_max, ...) and stack the targets: ints
+    give (B,), per-step tensors (T_i,) give (B, T_max) padded with ``IGNORE``."""
+    lengths = torch.tensor([len(x) for x in inputs])
+    x = torch.nn.utils.rnn.pad_sequence(inputs, batch_first=True)          # (B, T, ...)
+    if isinstance(targets[0], Tensor):
+        y = torch.nn.utils.rnn.pad_sequence(targets, batch_first=True,
+                                            padding_value=IGNORE)           # (B, T)
+    else:
+        y = torch.tensor(targets)                                           # (B,)
+    return SequenceBatch(x, y, lengths)
+
+
+class PaddedBatches:
+    """Length-bucketed, shuffled batches of (input, target) pairs; iterate once per epoch."""
+
+    def __init__(self, inputs: list[Tensor], targets: list, batch_size: int, *,
+                 shuffle: bool = True, seed: int = 0, bucket: int = 50) -> None:
+        self.inputs, self.targets = inputs, targets
+        self.batch_size, self.shuffle, self.bucket = batch_size, shuffle, bucket
+        self.rng = random.Random(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.inputs) // self.batch_size)
+
+    def __iter__(self):
+        order = list(range(len(self.inputs)))
+        if self.shuffle:
+            self.rng.shuffle(order)
+            chunk = self.bucket * self.batch_size
+            order = [i for s in range(0, len(order), chunk)
+                     for i in sorted(order[s: s + chunk], key=lambda i: len(self.inputs[i]))]
+            starts = list(range(0, len(order), self.batch_size))
+            self.rng.shuffle(starts)
+        else:
+            starts = range(0, len(order), self.batch_size)
+        for s in starts:
+            idx = order[s: s + self.batch_size]
+            yield pad_batch([self.inputs[i] for i in idx], [self.targets[i] for i in idx])

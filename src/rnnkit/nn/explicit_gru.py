@@ -1,0 +1,157 @@
+"""GRU time loop with a hand-written backward pass (explicit backpropagation through time).
+
+Under autograd, a time loop records about ten nodes per step and its backward replays them one by
+one, each with its own dispatch and allocation; ``torch.nn.GRU`` on CPU does the same in C++.
+:class:`ExplicitGRU` is ONE autograd node for one direction of one layer: its forward runs the
+loop under no_grad into preallocated buffers, and its backward runs the recurrence back in time
+with three ops per step, everything that does not depend on the carried gradient being computed
+for whole chunks of time before the loop, and the weight gradient as one matrix product after it
+(Werbos 1990, "Backpropagation Through Time: What It Does and How to Do It").
+
+Forward, per step (gate order r, z, n; ``torch.nn.GRU``'s formulation, see :mod:`rnnkit.nn.gru`),
+with xp = x W_ih^T + b_ih given for all steps:
+
+.. math::
+    a_t &= W_{hh} h_{t-1} + b_{hh} = [a^r_t, a^z_t, a^n_t] \\\\
+    r_t &= \\sigma(x^r_t + a^r_t), \\quad z_t = \\sigma(x^z_t + a^z_t) \\\\
+    n_t &= \\tanh(x^n_t + r_t \\odot a^n_t) \\\\
+    h_t &= n_t + z_t \\odot (h_{t-1} - n_t)
+
+It saves r, z, a^n (one (T, B, 3H) buffer), n (T, B, H) and the states h (T+1, B, H).
+Backward, with g_t = dL/dh_t (output gradient plus what step t+1 passed back):
+
+.. math::
+    c^n_t &= (1 - z_t) \\odot (1 - n_t^2) \\\\
+    dx^n_t &= g_t \\odot c^n_t, \\quad
+        dx^r_t = da^r_t = g_t \\odot c^n_t \\odot a^n_t \\odot r_t (1 - r_t) \\\\
+    dx^z_t &= da^z_t = g_t \\odot (h_{t-1} - n_t) \\odot z_t (1 - z_t), \\quad
+        da^n_t = g_t \\odot c^n_t \\odot r_t \\\\
+    g_{t-1} &\\mathrel{+}= g_t \\odot z_t + da_t W_{hh} \\\\
+    dW_{hh} &= \\sum_t da_t^T h_{t-1}, \\quad db_{hh} = \\sum_t da_t
+
+Every right-hand side is g_t times a coefficient known before the loop, so the loop does
+``E_t = C_t * g_t`` (C_t = [c^r, c^z, c^n r, z], (B, 4, H)), ``g_{t-1} += E^z_t`` and
+``g_{t-1} += E^{rzn}_t W_hh``; dW_hh is ONE (3H, B*T) @ (B*T, H) product (one per chunk of time
+when the coefficients would not fit in :data:`~rnnkit.nn.explicit_common.CHUNK_BYTES`).
+
+>>> import torch
+>>> B, T, H = 2, 5, 4
+>>> xp, h0 = torch.randn(B, T, 3 * H), torch.zeros(B, H)
+>>> w_hh, b_hh = torch.randn(3 * H, H), torch.randn(3 * H)
+>>> y, h_n = explicit_gru(xp, h0, w_hh, b_hh, reverse=True)
+>>> y.shape, h_n.shape
+(torch.Size([2, 5, 4]), torch.Size([2, 4]))
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from rnnkit.nn.explicit_common import (RecurrentProduct, chunks, finish_forward,
+                                       initial_state_grad, new_state_buffer, offsets,
+                                       previous_view, state_grads, time_order, valid_steps)
+
+
+class ExplicitGRU(torch.autograd.Function):
+    """One GRU direction over time: (xp, h0, w_hh, b_hh, lengths, reverse) -> (y, h_n).
+
+    xp (B, T, 3H), h0 (B, H), w_hh (3H, H), b_hh (3H,) or None, lengths (B,) int64 or None.
+    Returns y (B, T, H), zero at padded steps, and h_n (B, H), the state after each sequence's
+    last real step.
+    """
+
+    @staticmethod
+    def forward(ctx, xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
+                lengths: Tensor | None, reverse: bool) -> tuple[Tensor, Tensor]:
+        B, T, _ = xp.shape
+        H = h0.shape[1]
+        valid = valid_steps(lengths, T)                  # (T, B, 1) or None
+        with torch.no_grad():
+            gates = xp.new_empty(T, B, 3 * H)            # r, z, a^n per step
+            x_rz = xp[..., :2 * H].transpose(0, 1)       # (T, B, 2H)
+            if b_hh is None:
+                gates[..., :2 * H] = x_rz
+                gates[..., 2 * H:] = 0.0
+            else:
+                torch.add(x_rz, b_hh[:2 * H], out=gates[..., :2 * H])
+                gates[..., 2 * H:] = b_hh[2 * H:]
+            cand = xp[..., 2 * H:].transpose(0, 1).contiguous()    # (T, B, H): x^n, then n
+            hs = new_state_buffer(xp, h0, reverse)       # (T+1, B, H)
+
+            product = RecurrentProduct(w_hh, B)          # a_t += h_{t-1} @ W_hh^T
+            a, rz = gates.unbind(0), gates[..., :2 * H].unbind(0)
+            r, z = gates[..., :H].unbind(0), gates[..., H:2 * H].unbind(0)
+            a_n, n, h = gates[..., 2 * H:].unbind(0), cand.unbind(0), hs.unbind(0)
+            masks = valid.unbind(0) if valid is not None and reverse else None
+            read, write = offsets(reverse)
+            for t in time_order(T, reverse):
+                product(a[t], h[t + read])               # [x^r + a^r, x^z + a^z, a^n]
+                rz[t].sigmoid_()
+                n[t].addcmul_(r[t], a_n[t]).tanh_()
+                torch.lerp(n[t], h[t + read], z[t], out=h[t + write])
+                if masks is not None:                    # padded steps hold h0
+                    torch.where(masks[t], h[t + write], h0, out=h[t + write])
+            y, h_n = finish_forward(hs, lengths, valid, reverse)
+
+        ctx.save_for_backward(gates, cand, hs, w_hh, lengths)
+        ctx.reverse, ctx.has_bias = reverse, b_hh is not None
+        return y, h_n
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy: Tensor, dh_n: Tensor):
+        gates, cand, hs, w_hh, lengths = ctx.saved_tensors
+        reverse = ctx.reverse
+        T, B, H = cand.shape
+        valid = valid_steps(lengths, T)
+        dhs = state_grads(dy, dh_n, lengths, valid, reverse)      # (T+1, B, H)
+        dxp = dy.new_empty(B, T, 3 * H)
+        dw = w_hh.new_zeros(w_hh.shape)                  # (3H, H)
+        db = w_hh.new_zeros(3 * H)
+        prev_all = previous_view(hs, reverse)            # (T, B, H)
+        read, write = offsets(reverse)
+        g, g_rows = dhs.unbind(0), dhs[:, :, None].unbind(0)     # (B, H), (B, 1, H) views
+        product = RecurrentProduct(w_hh.t(), B)          # g_{t-1} += da_t @ W_hh
+
+        for t0, t1 in chunks(T, 8 * B * H * gates.element_size(), reverse):
+            r, z, a_n = gates[t0:t1].view(t1 - t0, B, 3, H).unbind(2)   # each (Tc, B, H)
+            n, prev = cand[t0:t1], prev_all[t0:t1]
+            coef = gates.new_empty(t1 - t0, B, 4, H)     # C_t = [c^r, c^z, c^n r, z]
+            c_r, c_z, c_nr, c_zz = coef.unbind(2)
+            one_z = 1.0 - z
+            coef_n = torch.addcmul(one_z, one_z * n, n, value=-1.0)    # (1 - z)(1 - n^2)
+            torch.mul(coef_n, r, out=c_nr)
+            torch.mul(c_nr, a_n, out=c_r).addcmul_(c_r, r, value=-1.0)  # c^n a^n r (1 - r)
+            torch.sub(prev, n, out=c_z).mul_(z).mul_(one_z)             # (h - n) z (1 - z)
+            c_zz.copy_(z)
+            if valid is not None:
+                coef_n.masked_fill_(~valid[t0:t1], 0.0)
+                coef.masked_fill_(~valid[t0:t1, :, :, None], 0.0)
+            e = coef.unbind(0)                           # becomes E_t = C_t * g_t
+            e_z = coef[:, :, 3].unbind(0)                # (B, H) each
+            e_a = coef.view(t1 - t0, B, 4 * H)[..., :3 * H]            # (Tc, B, 3H): da
+            e_a_t = e_a.unbind(0)
+            for i in (range(t1 - t0) if reverse else range(t1 - t0 - 1, -1, -1)):
+                t = t0 + i
+                e[i].mul_(g_rows[t + write])
+                g[t + read].add_(e_z[i])
+                product(g[t + read], e_a_t[i])
+
+            dw.addmm_(e_a.reshape(-1, 3 * H).t(), prev.reshape(-1, H))  # (3H, Tc*B) @ (Tc*B, H)
+            db += e_a.sum((0, 1))
+            g_chunk = dhs[t0 + write:t1 + write]         # (Tc, B, H): g_t
+            dxp[:, t0:t1, :2 * H] = e_a[..., :2 * H].transpose(0, 1)
+            torch.mul(g_chunk, coef_n, out=dxp[:, t0:t1, 2 * H:].transpose(0, 1))
+
+        dh0 = initial_state_grad(dhs, valid, reverse)
+        return dxp, dh0, dw, (db if ctx.has_bias else None), None, None
+
+
+def explicit_gru(xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None, *,
+                 lengths: Tensor | None = None, reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """Run :class:`ExplicitGRU`: xp (B, T, 3H), h0 (B, H) -> (y (B, T, H), h_n (B, H))."""
+    if lengths is not None:
+        lengths = lengths.to(device=xp.device, dtype=torch.long)
+    return ExplicitGRU.apply(xp, h0, w_hh, b_hh, lengths, reverse)

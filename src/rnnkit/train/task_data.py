@@ -1,0 +1,135 @@
+"""A classification or tagging data set, ready for training: codec, tensors, validation part.
+
+    load_dataset(...) -> Dataset(train, test)               (rnnkit.data.datasets)
+      -> the codec is fitted on the training part only     (rnnkit.data.codec)
+      -> a validation part is cut from train (stratified for classes, seeded for sentences)
+      -> every example becomes a tensor: ids (T,), vectors (T, C) or word+char ids (T, 1+W)
+
+The test part is never looked at during training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from rnnkit.data.codec import Codec, SeriesCodec, TagCodec, TextCodec
+from rnnkit.data.vocab import LabelSet
+from rnnkit.data.datasets import Dataset, Split, load_dataset, stratified_indices, warn
+from rnnkit.errors import RnnkitError
+
+TASK_OF_KIND = {"text": "classify", "series": "classify", "tagged": "tag"}
+
+
+@dataclass(frozen=True)
+class TaskDataConfig:
+    """Where the examples come from and how they become tensors."""
+
+    task: str = "classify"         # "classify" (many-to-one) or "tag" (aligned many-to-many)
+    data: str = "builtin:jvowels"  # builtin:NAME, a .csv/.ts/.conllu file or a Brown folder
+    text_column: str = "text"      # CSV: column holding the text
+    label_column: str = "label"    # CSV: column holding the label
+    encoding: str = "utf-8"        # CSV: text encoding of the file
+    test_data: str | None = None   # a file of the same format to test on (else a fixed split)
+    test_fraction: float = 0.2     # held out for test when the data has no split of its own
+    split_seed: int = 0            # seed of that split (and of the validation cut)
+    val_fraction: float = 0.1      # of the training part, for the learning curve; 0: none
+    level: str = "word"            # text: "word" or "char" tokens
+    max_len: int = 256             # steps kept per example (longer ones cut, announced)
+    max_word_len: int = 16         # tagging: characters read per word
+    frame: int = 1                 # series: k consecutive steps stacked into one model step
+    min_count: int = 1             # words seen fewer times in training are unknown
+    batch_size: int = 32           # sequences per batch
+    class_weights: bool = False    # weight the loss by n / (K n_k) for imbalanced classes
+
+
+def _tensor(x) -> Tensor:
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(x)
+    return torch.tensor(x, dtype=torch.long)
+
+
+@dataclass
+class TaskData:
+    """Encoded examples of each part, and what produced them."""
+
+    dataset: Dataset
+    codec: Codec
+    train: tuple[list[Tensor], list]   # inputs, targets (int label or (T,) tag ids)
+    val: tuple[list[Tensor], list]     # empty lists when val_fraction is 0
+
+
+def encode_split(codec: Codec, split: Split, *, what: str) -> tuple[list[Tensor], list]:
+    """Inputs and targets of ``split`` as tensors; labels unseen in training are refused."""
+    if isinstance(codec, TagCodec):
+        inputs = [_tensor(x) for x in codec.encode_all(split.inputs)]
+        targets = [_tensor(codec.encode_tags(t)) for t in split.targets]
+        return inputs, targets
+    unseen = codec.labels.unseen(split.targets)
+    if unseen:
+        shown = ", ".join(f"{k!r} ({n})" for k, n in sorted(unseen.items()))
+        raise RnnkitError(f"{what} has label(s) the model never saw in training: {shown}")
+    inputs = [_tensor(x) for x in codec.encode_all(split.inputs)]
+    return inputs, [codec.labels.index(y) for y in split.targets]
+
+
+def fit_codec(config: TaskDataConfig, dataset: Dataset) -> Codec:
+    train = dataset.train
+    if dataset.kind == "series":
+        return SeriesCodec.fit(train.inputs, train.targets, max_len=config.max_len,
+                               frame=config.frame)
+    if dataset.kind == "text":
+        return TextCodec.fit(train.inputs, train.targets, level=config.level,
+                             max_len=config.max_len, min_count=config.min_count)
+    return TagCodec.fit(train.inputs, train.targets, max_len=config.max_len,
+                        max_word_len=config.max_word_len, min_count=config.min_count)
+
+
+def read_task_dataset(config: TaskDataConfig) -> Dataset:
+    """The data set, checked to suit the task."""
+    dataset = load_dataset(config.data, text_column=config.text_column,
+                           label_column=config.label_column, encoding=config.encoding,
+                           test_data=config.test_data, test_fraction=config.test_fraction,
+                           seed=config.split_seed)
+    wanted = TASK_OF_KIND[dataset.kind]
+    if wanted != config.task:
+        raise RnnkitError(f"{config.data} holds {dataset.kind} examples, which is a {wanted!r} "
+                          f"task; use --task {wanted}")
+    return dataset
+
+
+def read_labels(*splits: Split):
+    return [ts for split in splits for ts in split.targets]
+
+
+def prepare(config: TaskDataConfig) -> TaskData:
+    """Load, split off validation, fit the codec on what remains, encode."""
+    dataset = read_task_dataset(config)
+    train, val = dataset.train, Split((), ())
+    if config.val_fraction:
+        if config.task == "classify":
+            kept, held = stratified_indices(train.targets, config.val_fraction,
+                                            seed=config.split_seed)
+        else:
+            order = list(range(len(train)))
+            random.Random(config.split_seed).shuffle(order)
+            n = max(1, round(len(order) * config.val_fraction))
+            held, kept = sorted(order[:n]), sorted(order[n:])
+        train, val = train.subset(kept), train.subset(held)
+    dataset = Dataset(dataset.name, dataset.kind, train, dataset.test, dataset.split,
+                      dataset.test_indices)
+    codec = fit_codec(config, dataset)
+    # the label set comes from the whole training part, so the validation cut has no new label
+    full = (t for ts in read_labels(dataset.train, val) for t in ts) if config.task == "tag" \
+        else dataset.train.targets + val.targets
+    codec = dataclasses.replace(codec, labels=LabelSet.build(full))
+    if isinstance(codec, SeriesCodec) and any(len(x) > config.max_len for x in val.inputs):
+        warn("some validation series are longer than max_len and are truncated too")
+    return TaskData(dataset, codec, encode_split(codec, train, what="training data"),
+                    encode_split(codec, val, what="the validation part") if len(val) else
+                    ([], []))
