@@ -130,3 +130,29 @@ def test_diagnose_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["diagnose", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "not a run folder" in err
+
+
+TASK_FLAGS = ["--hidden", "8", "--embed", "8", "--batch-size", "8", "--no-progress",
+              "--steps", "6", "--lr", "0.01"]
+
+
+@pytest.mark.parametrize("task", ["classify", "tag"])
+def test_diagnose_every_and_rnnkit_diagnose_work_for_classify_and_tag_runs(tmp_path, capsys,
+                                                                           task):
+    from task_fixtures import write_conllu, write_csv
+    data = write_csv(tmp_path / "r.csv", n=40) if task == "classify" else \
+        write_conllu(tmp_path / "t.conllu", n=30)
+    out = tmp_path / "run"
+    extra = ["--char-hidden", "4"] if task == "tag" else []
+    assert main(["train", "--task", task, "--data", str(data), "--out", str(out), *TASK_FLAGS,
+                 *extra, "--cell", "gru", "--diagnose-every", "3"]) == 0
+    lines = (out / "gradient_flow.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [3, 6]
+    for name in ("gradient_heatmap.png", "gradient_distance.png", "diagnostics.json"):
+        assert (out / name).is_file(), name
+    capsys.readouterr()
+    assert main(["diagnose", str(out), "--batch-size", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "vanishing factor" in printed and "sequences:" in printed
+    record = json.loads((out / "gradient_flow.jsonl").read_text().splitlines()[-1])
+    assert len(record["layers"]) == 1 and all(v >= 0 for v in record["layers"][0])

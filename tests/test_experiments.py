@@ -34,10 +34,23 @@ def test_unknown_experiment_lists_the_known_ones(capsys):
     one_line_error(code, err, "unknown experiment 'nope'", *EXPERIMENTS)
 
 
-@pytest.mark.parametrize("name", ["memory", "vanishing", "exploding", "bidirectional"])
+@pytest.mark.parametrize("name", ["memory", "vanishing", "exploding", "bidirectional",
+                                  "streaming"])
 def test_a_budget_too_small_to_say_anything_is_refused(capsys, tmp_path, name):
     code, _, err = run_cli(capsys, "experiment", name, "--budget", "3", "--out", str(tmp_path))
     one_line_error(code, err, "too small to say anything")
+
+
+def test_a_streaming_budget_counts_tokens_not_updates():
+    from rnnkit.experiments import streaming
+    from rnnkit.experiments.common import parse_budget
+    from rnnkit.errors import RnnkitError
+    kw = dict(small=streaming.SMALL, full=streaming.FULL, minimum=streaming.MINIMUM,
+              experiment="streaming", unit=streaming.UNIT)
+    assert parse_budget("5000", **kw).name == "5000 tokens"
+    with pytest.raises(RnnkitError) as e:
+        parse_budget("500", **kw)
+    assert "500 tokens" in str(e.value) and "untrained" not in str(e.value)
 
 
 def test_a_budget_that_is_not_a_budget_is_refused(capsys, tmp_path):

@@ -8,7 +8,6 @@ import torch
 
 import rnnkit.nn as rn
 import rnnkit.nn.explicit_common as common
-from rnnkit.errors import RnnkitError
 
 B, T, I, H = 3, 5, 4, 3
 LENGTHS = torch.tensor([5, 2, 0])        # a full, a short and an empty sequence
@@ -154,6 +153,6 @@ def test_auto_path_picks_explicit_for_training_gru_and_rnn_on_cpu():
         assert layer.path == "fused"
 
 
-def test_explicit_path_rejects_lstm():
-    with pytest.raises(RnnkitError, match="explicit path"):
-        rn.RecurrentConfig("lstm", I, H, path="explicit")
+def test_explicit_path_runs_lstm_too():
+    """Since ExplicitLSTM (tests/test_ln_lstm_dropout.py ties it to torch.nn and the loop)."""
+    assert rn.LSTM(I, H, path="explicit").path == "explicit"

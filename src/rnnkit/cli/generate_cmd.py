@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 
 from rnnkit.cli.args import nonnegative_float, nonnegative_int, positive_int, unit_interval
+from rnnkit.cli.gen_generate import generate_condgen
 from rnnkit.cli.sample import print_sample
+from rnnkit.errors import RnnkitError
+from rnnkit.train.lm_job import read_run_config
 
 
 def add_parser(commands) -> None:
@@ -20,10 +23,24 @@ def add_parser(commands) -> None:
     p.add_argument("--top-k", type=positive_int, metavar="K", help="sample from the K likeliest")
     p.add_argument("--top-p", type=unit_interval, metavar="P", help="nucleus sampling mass")
     p.add_argument("--seed", type=nonnegative_int, metavar="S", help="for a repeatable sample")
+    p.add_argument("--condition", metavar="C",
+                   help="conditional generator: the condition (e.g. a locale: tr_TR)")
+    p.add_argument("--count", type=positive_int, default=1, metavar="N",
+                   help="conditional generator: outputs to generate, one per line (1)")
+    p.add_argument("--max-length", type=positive_int, metavar="N",
+                   help="conditional generator: symbols at most; reaching it is marked "
+                   "truncated (32)")
+    p.add_argument("--stop", action="append", metavar="TEXT",
+                   help="conditional generator: end when the output contains TEXT (repeatable)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if read_run_config(args.run)["task"] == "condgen":
+        return generate_condgen(args)
+    if args.condition is not None:
+        raise RnnkitError(f"'{args.run}' is not a conditional generator; --condition applies "
+                          "to runs of --task condgen")
     print_sample(args.run, prompt=args.prompt, length=args.length, temperature=args.temperature,
                  top_k=args.top_k, top_p=args.top_p, seed=args.seed)
     return 0

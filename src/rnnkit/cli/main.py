@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli import (datasets_cmd, diagnose_cmd, evaluate_cmd, experiment_cmd, generate_cmd,
-                        predict_cmd, train_cmd)
+from rnnkit.cli import (bench_cmd, datasets_cmd, diagnose_cmd, evaluate_cmd, experiment_cmd,
+                        generate_cmd, predict_cmd, train_cmd)
 from rnnkit.errors import RnnkitError
 
 
@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rnnkit", description="Recurrent sequence models on PyTorch.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (train_cmd, generate_cmd, evaluate_cmd, predict_cmd, datasets_cmd, diagnose_cmd,
-                   experiment_cmd):
+                   experiment_cmd, bench_cmd):
         module.add_parser(commands)
     return parser
 

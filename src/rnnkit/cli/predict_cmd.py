@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rnnkit.cli.gen_generate import predict_seq2seq
 from rnnkit.data.codec import SeriesCodec, TagCodec
 from rnnkit.data.datasets import read_ts
 from rnnkit.errors import RnnkitError
@@ -25,6 +26,15 @@ def add_parser(commands) -> None:
                    "time-series run, a .ts file")
     p.add_argument("--top", type=int, default=0, metavar="N",
                    help="show only the N most probable labels (default: all)")
+    p.add_argument("--beam", type=int, metavar="K",
+                   help="seq2seq: beam search with K beams and GNMT length normalisation "
+                   "(default: greedy)")
+    p.add_argument("--nbest", type=int, default=1, metavar="N",
+                   help="seq2seq: print the N best beam outputs (1)")
+    p.add_argument("--max-length", type=int, metavar="N",
+                   help="seq2seq: output symbols at most; reaching it is marked truncated (50)")
+    p.add_argument("--attention-png", metavar="FILE",
+                   help="seq2seq: save the attention map of the best output as PNG")
     p.set_defaults(handler=run)
 
 
@@ -47,6 +57,8 @@ def _texts(args: argparse.Namespace) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     config = read_run_config(args.run)
+    if config["task"] == "seq2seq":
+        return predict_seq2seq(args, _texts(args))
     if config["task"] not in ("classify", "tag"):
         raise RnnkitError(f"'{args.run}' is a {config['task']!r} run; predict needs a run of "
                           "--task classify or tag (use rnnkit generate for a language model)")

@@ -25,9 +25,11 @@ LM_ONLY = ("tie_weights", "seq_len", "resume", "checkpoint_every")
 
 def add_task_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("classification and tagging (--task classify|tag)")
-    g.add_argument("--task", choices=("lm", "classify", "tag"), default="lm",
+    g.add_argument("--task", choices=("lm", "classify", "tag", "condgen", "seq2seq"),
+                   default="lm",
                    help="lm: character language model (default); classify: one label per "
-                   "sequence; tag: one tag per token")
+                   "sequence; tag: one tag per token; condgen: a sequence from one condition; "
+                   "seq2seq: a sequence from a sequence")
     g.add_argument("--text-column", metavar="NAME", help="CSV column with the text (text)")
     g.add_argument("--label-column", metavar="NAME", help="CSV column with the label (label)")
     g.add_argument("--encoding", metavar="ENC", help="CSV encoding (utf-8)")
@@ -111,7 +113,7 @@ def run_task(args: argparse.Namespace) -> int:
                         warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
                         eval_every=args.eval_every or 0, seed=s["seed"])
     result = train_task(out, data, model, train, epochs=s["epochs"],
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, diagnose_every=args.diagnose_every)
     minutes, seconds = divmod(result.seconds, 60)
     val = f"validation accuracy {result.val_accuracy:.4f}; " \
         if result.val_accuracy is not None else ""

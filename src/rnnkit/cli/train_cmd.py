@@ -12,6 +12,8 @@ from pathlib import Path
 from rnnkit.cli.args import (nonnegative_float, nonnegative_int, positive_float, positive_int,
                              probability)
 from rnnkit.cli.sample import print_sample
+from rnnkit.cli.gen_train import TASKS as GENERATION_TASKS
+from rnnkit.cli.gen_train import add_generation_flags, run_generation_task
 from rnnkit.cli.task_train import add_task_flags, refuse_task_flags, run_task
 from rnnkit.errors import RnnkitError
 from rnnkit.models import ENCODERS, LMConfig
@@ -73,6 +75,7 @@ def add_parser(commands) -> None:
                    help="record the gradient norm at every timestep and layer every N steps "
                    "(gradient_heatmap.png, gradient_distance.png, diagnostics.json)")
     add_task_flags(p)
+    add_generation_flags(p)
     p.set_defaults(handler=run)
 
 
@@ -86,6 +89,8 @@ def _settings(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task in GENERATION_TASKS:
+        return run_generation_task(args)
     if args.task != "lm":
         return run_task(args)
     refuse_task_flags(args)

@@ -30,13 +30,15 @@ BUDGETS = ("small", "full")
 class Budget:
     """How much compute an experiment may spend."""
 
-    name: str        # "small", "full", or "N updates"
-    updates: int     # optimizer updates per trained model
+    name: str        # "small", "full", or "N <unit>" (e.g. "N updates", "N tokens")
+    updates: int     # optimizer updates per trained model (streaming: tokens; speed: rounds)
     scale: int       # 0 for small, 1 for full: experiments pick their grid from it
 
 
-def parse_budget(text: str, *, small: int, full: int, minimum: int, experiment: str) -> Budget:
-    """``small``, ``full`` or a number of updates; a number below ``minimum`` is refused."""
+def parse_budget(text: str, *, small: int, full: int, minimum: int, experiment: str,
+                 unit: str = "updates") -> Budget:
+    """``small``, ``full`` or a number of ``unit`` (updates per model for most experiments,
+    tokens generated for streaming); a number below ``minimum`` is refused."""
     if text == "small":
         return Budget("small", small, 0)
     if text == "full":
@@ -44,13 +46,14 @@ def parse_budget(text: str, *, small: int, full: int, minimum: int, experiment: 
     try:
         updates = int(text)
     except ValueError:
-        raise RnnkitError(f"--budget must be small, full or a number of updates, got {text!r}") \
-            from None
+        raise RnnkitError(f"--budget must be small, full or a number of {unit}, got "
+                          f"{text!r}") from None
     if updates < minimum:
-        raise RnnkitError(f"a budget of {updates} updates is too small to say anything for "
-                          f"{experiment}: untrained models would be compared; use at least "
-                          f"{minimum} (small is {small}, full is {full})")
-    return Budget(f"{updates} updates", updates, int(updates >= full))
+        why = "untrained models would be compared; " if unit == "updates" else ""
+        raise RnnkitError(f"a budget of {updates} {unit} is too small to say anything for "
+                          f"{experiment}: {why}use at least {minimum} (small is {small}, "
+                          f"full is {full})")
+    return Budget(f"{updates} {unit}", updates, int(updates >= full))
 
 
 @dataclass
@@ -153,13 +156,17 @@ def matched_width(cell: str, target: int, make: Callable[[int], SequenceModel], 
     return best
 
 
+class EarlyStop(Exception):
+    """Raised by a ``probe`` to end :func:`train` early (a target reached): not an error."""
+
+
 def train(model: nn.Module, batches: Iterator[SequenceBatch], loss_fn, *, steps: int,
           lr: float = 3e-3, clip: float | None = 1.0, log_path: Path | None = None,
           probe=None, seed: int = 0) -> str | None:
     """Train ``model`` for ``steps`` updates with the library's Trainer (no progress bar).
 
     Returns None, or the trainer's one-line reason when it stopped a diverged run (20 NaN/Inf
-    steps in a row).
+    steps in a row). A probe that raises :class:`EarlyStop` ends training; None is returned.
     """
     config = TrainConfig(steps=steps, lr=lr, warmup_steps=min(50, steps // 10), clip_norm=clip,
                          log_every=max(1, steps // 100), eval_every=0, seed=seed,
@@ -170,6 +177,8 @@ def train(model: nn.Module, batches: Iterator[SequenceBatch], loss_fn, *, steps:
     log = MetricsLog(log_path) if log_path is not None else None
     try:
         trainer.fit(batches, log=log, progress=False, probe=probe)
+    except EarlyStop:
+        return None
     except RnnkitError as e:
         if "diverged" not in str(e):
             raise

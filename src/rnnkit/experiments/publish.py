@@ -11,8 +11,11 @@ from rnnkit.experiments.common import Result, _strict
 
 HEADER = """# Experiments: the explainer's claims, measured
 
-Each section is the output of one `rnnkit experiment NAME` on the development machine (2 shared
-CPU cores, one torch thread, `nice`), at the budget named in it. Rerun any of them with the
+Each section is the output of one `rnnkit experiment NAME` on the development machine: 2 CPU
+cores shared with other jobs (load average 4 to 10 while these ran), no GPU; one torch thread at
+`nice 10`, except `speed` (2 threads, `nice 0`, its models interleaved so that load from
+elsewhere falls on all of them alike). Wall times in the headers are therefore inflated by the
+sharing; `streaming` reports CPU time. Each section names its budget. Rerun any of them with the
 command shown; `--budget full` trains longer and on a larger grid. Machine-readable tables are
 in `experiments.json`.
 

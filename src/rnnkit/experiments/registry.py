@@ -11,7 +11,8 @@ import torch
 from rnnkit.errors import RnnkitError
 from rnnkit.experiments.common import Result, parse_budget, write_result
 
-# name -> (module, one-line description); each module has run(), SMALL, FULL, MINIMUM
+# name -> (module, one-line description); each module has run(), SMALL, FULL, MINIMUM and
+# may set UNIT (what a numeric budget counts, default updates) and THREADS (default 1)
 EXPERIMENTS = {
     "memory": ("memory", "accuracy against distance on 'Tom bir kedidir ... en sevdiği yemek'"),
     "vanishing": ("vanishing", "adding problem at T = 50..1000: who reaches MSE < 0.01"),
@@ -29,11 +30,12 @@ def run_experiment(name: str, budget: str, out_dir: str | Path, *, command: str 
                           f"{', '.join(EXPERIMENTS)}")
     module = importlib.import_module(f"rnnkit.experiments.{EXPERIMENTS[name][0]}")
     parsed = parse_budget(budget, small=module.SMALL, full=module.FULL, minimum=module.MINIMUM,
-                          experiment=name)
+                          experiment=name, unit=getattr(module, "UNIT", "updates"))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)      # the machine is shared: one thread per experiment
+    # the machine is shared: one thread per experiment, unless it needs more (speed: 2)
+    torch.set_num_threads(getattr(module, "THREADS", 1))
     try:
         start = time.perf_counter()
         result = module.run(parsed, out_dir,

@@ -2,7 +2,9 @@
 
 For a classifier or tagger run the second item is its codec (vocabulary, label set,
 normalisation; :mod:`rnnkit.data.codec`): ``model, codec = rnnkit.load("runs/tweets")`` and
-``codec.labels.labels`` are the class names.
+``codec.labels.labels`` are the class names. For a conditional generator it is
+``(symbols, conditions)``, for a seq2seq run ``(source symbols, target symbols)``
+(:mod:`rnnkit.infer.generator_load`).
 
 Everything needed is in ``model.safetensors`` itself (its metadata holds the task, the model
 config and the vocabulary), so the file alone is enough; a run folder or the file's path both
@@ -21,12 +23,15 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models import LanguageModel, LMConfig
 from rnnkit.train.checkpoint import MODEL_FILE, load_checkpoint_meta, load_model_weights
 from rnnkit.train.task_job import model_from_config
+from rnnkit.infer.generator_load import GENERATORS, generator_from_meta
 
 
 def _build(meta: dict, where: Path) -> tuple[nn.Module, CharTokenizer | Codec]:
     task = meta.get("task")
     if task in ("classify", "tag"):
         return model_from_config(task, meta["model"]), codec_from_dict(meta["codec"])
+    if task in GENERATORS:
+        return generator_from_meta(task, meta, where)
     if task != "lm":
         raise RnnkitError(f"'{where}' holds a {task!r} model, which this version cannot load")
     try:

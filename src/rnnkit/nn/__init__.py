@@ -5,17 +5,20 @@ from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
 from rnnkit.nn.explicit_elman import ExplicitElman, explicit_elman
 from rnnkit.nn.explicit_gru import ExplicitGRU, explicit_gru
+from rnnkit.nn.explicit_lstm import ExplicitLSTM, explicit_lstm
 from rnnkit.nn.gru import GRUCell
 from rnnkit.nn.layers import (GRU, LSTM, RNN, StackedRecurrent, auto_path, build_recurrent,
                               explicit_scan, from_torch)
+from rnnkit.nn.ln_lstm import LayerNormLSTMCell
 from rnnkit.nn.lstm import LSTMCell
 from rnnkit.nn.recurrence import Recurrence, scan
 from rnnkit.nn.streaming import Streamer
 
 __all__ = [
-    "RecurrentCell", "State", "ElmanCell", "LSTMCell", "GRUCell",
+    "RecurrentCell", "State", "ElmanCell", "LSTMCell", "GRUCell", "LayerNormLSTMCell",
     "scan", "Recurrence",
     "ExplicitGRU", "ExplicitElman", "explicit_gru", "explicit_elman", "explicit_scan",
+    "ExplicitLSTM", "explicit_lstm",
     "RecurrentConfig", "StackedRecurrent", "RNN", "LSTM", "GRU",
     "build_recurrent", "from_torch", "auto_path",
     "Streamer",

@@ -55,9 +55,10 @@ class RecurrentCell(nn.Module):
         """``x @ w_ih.T + b_ih``: (..., I) -> (..., G*H). One product for all timesteps."""
         return F.linear(x, self.w_ih, self.b_ih)
 
-    def project_hidden(self, h: Tensor) -> Tensor:
-        """``h @ w_hh.T + b_hh``: (B, H) -> (B, G*H)."""
-        return F.linear(h, self.w_hh, self.b_hh)
+    def project_hidden(self, h: Tensor, recurrent_mask: Tensor | None = None) -> Tensor:
+        """``(m * h) @ w_hh.T + b_hh``: (B, H) -> (B, G*H); m is the variational dropout mask
+        (B, H) of the sequence (Gal & Ghahramani 2016), or None."""
+        return F.linear(h if recurrent_mask is None else h * recurrent_mask, self.w_hh, self.b_hh)
 
     def initial_state(self, batch_size: int, *, dtype: torch.dtype, device: torch.device) -> State:
         """The zero state: h, or (h, c), each (B, H)."""
@@ -65,10 +66,14 @@ class RecurrentCell(nn.Module):
                  for _ in range(self.state_size)]
         return zeros[0] if self.state_size == 1 else tuple(zeros)
 
-    def step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
+    def step(self, x_t: Tensor, state: State, *, recurrent_mask: Tensor | None = None
+             ) -> tuple[Tensor, State]:
         """One timestep: x_t (B, I), state -> (y_t (B, H), new_state)."""
-        return self.step_projected(self.project_input(x_t), state)
+        return self.step_projected(self.project_input(x_t), state, recurrent_mask=recurrent_mask)
 
-    def step_projected(self, xp_t: Tensor, state: State) -> tuple[Tensor, State]:
-        """One timestep from the already projected input xp_t (B, G*H)."""
+    def step_projected(self, xp_t: Tensor, state: State, *,
+                       recurrent_mask: Tensor | None = None) -> tuple[Tensor, State]:
+        """One timestep from the already projected input xp_t (B, G*H). ``recurrent_mask``
+        (B, H) multiplies h_{t-1} where it enters the recurrent projection only (variational
+        dropout: the same mask at every step of a sequence)."""
         raise NotImplementedError

@@ -8,7 +8,6 @@ from rnnkit.errors import RnnkitError
 
 CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 PATHS = ("auto", "fused", "explicit", "loop")
-EXPLICIT_CELLS = ("gru", "rnn_tanh", "rnn_relu")
 
 
 @dataclass(frozen=True)
@@ -23,8 +22,11 @@ class RecurrentConfig:
     dropout: float = 0.0              # on the outputs of every layer but the last, in training
     bidirectional: bool = False       # D = 2: a reversed pass per layer, outputs concatenated
     forget_bias: float | None = 1.0   # LSTM only: initial forget-gate bias; None = torch.nn init
-    path: str = "auto"                # "fused" (PyTorch kernels), "explicit" (hand-written BPTT,
-                                      # GRU and RNN), "loop" (the reference), "auto" (fastest)
+    path: str = "auto"                # "fused" (PyTorch kernels), "explicit" (hand-written BPTT),
+                                      # "loop" (the reference), "auto" (fastest)
+    layer_norm: bool = False          # LSTM only: layer-normalised LSTM (Ba et al. 2016, 3.1)
+    recurrent_dropout: float = 0.0    # variational dropout on h_{t-1} entering W_hh, one mask
+                                      # per sequence and layer (Gal & Ghahramani 2016), training
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -37,9 +39,19 @@ class RecurrentConfig:
             raise RnnkitError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.path not in PATHS:
             raise RnnkitError(f"unknown path {self.path!r}; choose one of {', '.join(PATHS)}")
-        if self.path == "explicit" and self.cell not in EXPLICIT_CELLS:
-            raise RnnkitError(f"the explicit path runs {', '.join(EXPLICIT_CELLS)} cells, "
-                              f"not {self.cell!r}; use path='fused' or 'auto'")
+        if not 0.0 <= self.recurrent_dropout < 1.0:
+            raise RnnkitError(f"recurrent_dropout must be in [0, 1), got "
+                              f"{self.recurrent_dropout!r}")
+        if self.layer_norm and self.cell != "lstm":
+            raise RnnkitError(f"layer_norm is an LSTM option, not one of the {self.cell!r} cell")
+        if self.path == "fused" and self.needs_explicit:
+            raise RnnkitError("path='fused' runs PyTorch's kernels, which have no layer norm or "
+                              "recurrent dropout; use path='explicit', 'loop' or 'auto'")
+
+    @property
+    def needs_explicit(self) -> bool:
+        """Whether the cell has something PyTorch's fused kernels cannot run."""
+        return self.layer_norm or self.recurrent_dropout > 0.0
 
     @property
     def num_directions(self) -> int:

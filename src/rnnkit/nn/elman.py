@@ -39,6 +39,7 @@ class ElmanCell(RecurrentCell):
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, nonlinearity={self.nonlinearity!r}"
 
-    def step_projected(self, xp_t: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
-        h = self._phi(xp_t + self.project_hidden(state))  # (B, H)
+    def step_projected(self, xp_t: Tensor, state: Tensor, *,
+                       recurrent_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        h = self._phi(xp_t + self.project_hidden(state, recurrent_mask))  # (B, H)
         return h, h

@@ -75,6 +75,13 @@ class RecurrentProduct:
         return acc.copy_(torch.ops.mkldnn._linear_pointwise.binary(
             h, acc, self.weight, None, "add"))
 
+    def masked(self, acc: Tensor, h: Tensor, mask: Tensor | None, scratch: Tensor) -> Tensor:
+        """acc += mask * (h @ weight.T), through ``scratch`` (B, rows); plain ``acc += h @
+        weight.T`` when ``mask`` is None. The backward of variational dropout."""
+        if mask is None:
+            return self(acc, h)
+        return acc.addcmul_(self(scratch.zero_(), h), mask)
+
 
 def offsets(reverse: bool) -> tuple[int, int]:
     """(read, write) offsets: step t reads ``hs[t + read]`` and writes ``hs[t + write]``."""
@@ -118,16 +125,22 @@ def finish_forward(hs: Tensor, lengths: Tensor | None, valid: Tensor | None,
     the loop ran past the end of each sequence).
     """
     out = outputs_view(hs, reverse)                      # (T, B, H)
-    if valid is None:
-        final = hs[0 if reverse else -1].clone()
-    elif reverse:
-        final = hs[0].clone()                            # a real step, or h0 for an empty sequence
+    final = final_state(hs, lengths, valid, reverse)
+    if valid is not None and reverse:
         out = out.masked_fill(~valid, 0.0)
-    else:
-        batch = torch.arange(hs.shape[1], device=hs.device)
-        final = hs[lengths, batch]                       # h at step lengths[b] - 1 (h0 if 0)
+    elif valid is not None:
         out.masked_fill_(~valid, 0.0)
-    return out.transpose(0, 1).contiguous(), final       # (B, T, H)
+    return out.transpose(0, 1).clone(memory_format=torch.contiguous_format), final  # (B, T, H)
+
+
+def final_state(hs: Tensor, lengths: Tensor | None, valid: Tensor | None,
+                reverse: bool) -> Tensor:
+    """The state (B, H) after each sequence's last real step, read from the buffer ``hs``
+    (reversed, slot 0 holds a real step, or h0 for an empty sequence)."""
+    if valid is None or reverse:
+        return hs[0 if reverse else -1].clone()
+    batch = torch.arange(hs.shape[1], device=hs.device)
+    return hs[lengths, batch]                            # h at step lengths[b] - 1 (h0 if 0)
 
 
 def state_grads(dy: Tensor, dh_n: Tensor, lengths: Tensor | None, valid: Tensor | None,

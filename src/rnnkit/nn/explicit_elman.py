@@ -49,15 +49,16 @@ class ExplicitElman(torch.autograd.Function):
     """One Elman direction over time: (xp, h0, w_hh, b_hh, lengths, reverse, nonlinearity)
     -> (y, h_n).
 
-    xp (B, T, H), h0 (B, H), w_hh (H, H), b_hh (H,) or None, lengths (B,) int64 or None.
+    xp (B, T, H), h0 (B, H), w_hh (H, H), b_hh (H,) or None, lengths (B,) int64 or None,
+    mask (B, H) or None: variational dropout, h_t = phi(x_t + W_hh (m h_{t-1}) + b_hh).
     Returns y (B, T, H), zero at padded steps, and h_n (B, H), the state after each sequence's
     last real step.
     """
 
     @staticmethod
     def forward(ctx, xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
-                lengths: Tensor | None, reverse: bool, nonlinearity: str
-                ) -> tuple[Tensor, Tensor]:
+                lengths: Tensor | None, reverse: bool, nonlinearity: str,
+                mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         B, T, _ = xp.shape
         phi_, _ = ACTIVATIONS[nonlinearity]
         valid = valid_steps(lengths, T)                  # (T, B, 1) or None
@@ -71,22 +72,25 @@ class ExplicitElman(torch.autograd.Function):
 
             product = RecurrentProduct(w_hh, B)          # h_t += h_{t-1} @ W_hh^T
             h = hs.unbind(0)
+            us = xp.new_empty(T, B, h0.shape[1]) if mask is not None else None   # m h_{t-1}
+            u = us.unbind(0) if mask is not None else None
             masks = valid.unbind(0) if valid is not None and reverse else None
             read, write = offsets(reverse)
             for t in time_order(T, reverse):
-                phi_(product(h[t + write], h[t + read]))
+                prev = h[t + read] if mask is None else torch.mul(h[t + read], mask, out=u[t])
+                phi_(product(h[t + write], prev))
                 if masks is not None:                    # padded steps hold h0
                     torch.where(masks[t], h[t + write], h0, out=h[t + write])
             y, h_n = finish_forward(hs, lengths, valid, reverse)
 
-        ctx.save_for_backward(hs, w_hh, lengths)
+        ctx.save_for_backward(hs, w_hh, lengths, mask, us)
         ctx.reverse, ctx.has_bias, ctx.nonlinearity = reverse, b_hh is not None, nonlinearity
         return y, h_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy: Tensor, dh_n: Tensor):
-        hs, w_hh, lengths = ctx.saved_tensors
+        hs, w_hh, lengths, mask, us = ctx.saved_tensors
         reverse = ctx.reverse
         _, derivative = ACTIVATIONS[ctx.nonlinearity]
         T, B, H = dy.shape[1], dy.shape[0], hs.shape[2]
@@ -98,7 +102,8 @@ class ExplicitElman(torch.autograd.Function):
         out_all, prev_all = outputs_view(hs, reverse), previous_view(hs, reverse)
         read, write = offsets(reverse)
         g = dhs.unbind(0)
-        product = RecurrentProduct(w_hh.t(), B)          # g_{t-1} += da_t @ W_hh
+        product = RecurrentProduct(w_hh.t(), B)          # g_{t-1} += m * (da_t @ W_hh)
+        scratch = dy.new_empty(B, H)
 
         for t0, t1 in chunks(T, 2 * B * H * hs.element_size(), reverse):
             da = derivative(out_all[t0:t1])              # (Tc, B, H): phi'(h_t), becomes da_t
@@ -107,22 +112,25 @@ class ExplicitElman(torch.autograd.Function):
             da_t = da.unbind(0)
             for i in (range(t1 - t0) if reverse else range(t1 - t0 - 1, -1, -1)):
                 t = t0 + i
-                product(g[t + read], da_t[i].mul_(g[t + write]))
+                product.masked(g[t + read], da_t[i].mul_(g[t + write]), mask, scratch)
 
-            dw.addmm_(da.reshape(-1, H).t(), prev_all[t0:t1].reshape(-1, H))
+            u = prev_all[t0:t1] if mask is None else us[t0:t1]         # what W_hh multiplied
+            dw.addmm_(da.reshape(-1, H).t(), u.reshape(-1, H))
             db += da.sum((0, 1))
             dxp[:, t0:t1] = da.transpose(0, 1)
 
         dh0 = initial_state_grad(dhs, valid, reverse)
-        return dxp, dh0, dw, (db if ctx.has_bias else None), None, None, None
+        return dxp, dh0, dw, (db if ctx.has_bias else None), None, None, None, None
 
 
 def explicit_elman(xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None, *,
                    lengths: Tensor | None = None, reverse: bool = False,
-                   nonlinearity: str = "tanh") -> tuple[Tensor, Tensor]:
+                   nonlinearity: str = "tanh", recurrent_mask: Tensor | None = None
+                   ) -> tuple[Tensor, Tensor]:
     """Run :class:`ExplicitElman`: xp (B, T, H), h0 (B, H) -> (y (B, T, H), h_n (B, H))."""
     if nonlinearity not in ACTIVATIONS:
         raise RnnkitError(f"nonlinearity must be 'tanh' or 'relu', not {nonlinearity!r}")
     if lengths is not None:
         lengths = lengths.to(device=xp.device, dtype=torch.long)
-    return ExplicitElman.apply(xp, h0, w_hh, b_hh, lengths, reverse, nonlinearity)
+    return ExplicitElman.apply(xp, h0, w_hh, b_hh, lengths, reverse, nonlinearity,
+                               recurrent_mask)

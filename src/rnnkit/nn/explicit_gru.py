@@ -55,16 +55,19 @@ from rnnkit.nn.explicit_common import (RecurrentProduct, chunks, finish_forward,
 
 
 class ExplicitGRU(torch.autograd.Function):
-    """One GRU direction over time: (xp, h0, w_hh, b_hh, lengths, reverse) -> (y, h_n).
+    """One GRU direction over time: (xp, h0, w_hh, b_hh, lengths, reverse, mask) -> (y, h_n).
 
-    xp (B, T, 3H), h0 (B, H), w_hh (3H, H), b_hh (3H,) or None, lengths (B,) int64 or None.
+    xp (B, T, 3H), h0 (B, H), w_hh (3H, H), b_hh (3H,) or None, lengths (B,) int64 or None,
+    mask (B, H) or None: variational dropout on h_{t-1} where it enters W_hh only
+    (a_t = W_hh (m h_{t-1}) + b_hh; then dW_hh uses m h_{t-1} and g_{t-1} += m (da_t W_hh)).
     Returns y (B, T, H), zero at padded steps, and h_n (B, H), the state after each sequence's
     last real step.
     """
 
     @staticmethod
     def forward(ctx, xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
-                lengths: Tensor | None, reverse: bool) -> tuple[Tensor, Tensor]:
+                lengths: Tensor | None, reverse: bool, mask: Tensor | None = None
+                ) -> tuple[Tensor, Tensor]:
         B, T, _ = xp.shape
         H = h0.shape[1]
         valid = valid_steps(lengths, T)                  # (T, B, 1) or None
@@ -79,15 +82,18 @@ class ExplicitGRU(torch.autograd.Function):
                 gates[..., 2 * H:] = b_hh[2 * H:]
             cand = xp[..., 2 * H:].transpose(0, 1).contiguous()    # (T, B, H): x^n, then n
             hs = new_state_buffer(xp, h0, reverse)       # (T+1, B, H)
+            us = xp.new_empty(T, B, H) if mask is not None else None   # m * h_{t-1}
 
             product = RecurrentProduct(w_hh, B)          # a_t += h_{t-1} @ W_hh^T
             a, rz = gates.unbind(0), gates[..., :2 * H].unbind(0)
             r, z = gates[..., :H].unbind(0), gates[..., H:2 * H].unbind(0)
             a_n, n, h = gates[..., 2 * H:].unbind(0), cand.unbind(0), hs.unbind(0)
+            u = us.unbind(0) if mask is not None else None
             masks = valid.unbind(0) if valid is not None and reverse else None
             read, write = offsets(reverse)
             for t in time_order(T, reverse):
-                product(a[t], h[t + read])               # [x^r + a^r, x^z + a^z, a^n]
+                prev = h[t + read] if mask is None else torch.mul(h[t + read], mask, out=u[t])
+                product(a[t], prev)                      # [x^r + a^r, x^z + a^z, a^n]
                 rz[t].sigmoid_()
                 n[t].addcmul_(r[t], a_n[t]).tanh_()
                 torch.lerp(n[t], h[t + read], z[t], out=h[t + write])
@@ -95,14 +101,14 @@ class ExplicitGRU(torch.autograd.Function):
                     torch.where(masks[t], h[t + write], h0, out=h[t + write])
             y, h_n = finish_forward(hs, lengths, valid, reverse)
 
-        ctx.save_for_backward(gates, cand, hs, w_hh, lengths)
+        ctx.save_for_backward(gates, cand, hs, w_hh, lengths, mask, us)
         ctx.reverse, ctx.has_bias = reverse, b_hh is not None
         return y, h_n
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy: Tensor, dh_n: Tensor):
-        gates, cand, hs, w_hh, lengths = ctx.saved_tensors
+        gates, cand, hs, w_hh, lengths, mask, us = ctx.saved_tensors
         reverse = ctx.reverse
         T, B, H = cand.shape
         valid = valid_steps(lengths, T)
@@ -113,7 +119,8 @@ class ExplicitGRU(torch.autograd.Function):
         prev_all = previous_view(hs, reverse)            # (T, B, H)
         read, write = offsets(reverse)
         g, g_rows = dhs.unbind(0), dhs[:, :, None].unbind(0)     # (B, H), (B, 1, H) views
-        product = RecurrentProduct(w_hh.t(), B)          # g_{t-1} += da_t @ W_hh
+        product = RecurrentProduct(w_hh.t(), B)          # g_{t-1} += m * (da_t @ W_hh)
+        scratch = dy.new_empty(B, H)
 
         for t0, t1 in chunks(T, 8 * B * H * gates.element_size(), reverse):
             r, z, a_n = gates[t0:t1].view(t1 - t0, B, 3, H).unbind(2)   # each (Tc, B, H)
@@ -137,21 +144,23 @@ class ExplicitGRU(torch.autograd.Function):
                 t = t0 + i
                 e[i].mul_(g_rows[t + write])
                 g[t + read].add_(e_z[i])
-                product(g[t + read], e_a_t[i])
+                product.masked(g[t + read], e_a_t[i], mask, scratch)
 
-            dw.addmm_(e_a.reshape(-1, 3 * H).t(), prev.reshape(-1, H))  # (3H, Tc*B) @ (Tc*B, H)
+            u = prev if mask is None else us[t0:t1]     # what W_hh multiplied
+            dw.addmm_(e_a.reshape(-1, 3 * H).t(), u.reshape(-1, H))     # (3H, Tc*B) @ (Tc*B, H)
             db += e_a.sum((0, 1))
             g_chunk = dhs[t0 + write:t1 + write]         # (Tc, B, H): g_t
             dxp[:, t0:t1, :2 * H] = e_a[..., :2 * H].transpose(0, 1)
             torch.mul(g_chunk, coef_n, out=dxp[:, t0:t1, 2 * H:].transpose(0, 1))
 
         dh0 = initial_state_grad(dhs, valid, reverse)
-        return dxp, dh0, dw, (db if ctx.has_bias else None), None, None
+        return dxp, dh0, dw, (db if ctx.has_bias else None), None, None, None
 
 
 def explicit_gru(xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None, *,
-                 lengths: Tensor | None = None, reverse: bool = False) -> tuple[Tensor, Tensor]:
+                 lengths: Tensor | None = None, reverse: bool = False,
+                 recurrent_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """Run :class:`ExplicitGRU`: xp (B, T, 3H), h0 (B, H) -> (y (B, T, H), h_n (B, H))."""
     if lengths is not None:
         lengths = lengths.to(device=xp.device, dtype=torch.long)
-    return ExplicitGRU.apply(xp, h0, w_hh, b_hh, lengths, reverse)
+    return ExplicitGRU.apply(xp, h0, w_hh, b_hh, lengths, reverse, recurrent_mask)

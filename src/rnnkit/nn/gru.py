@@ -30,10 +30,11 @@ class GRUCell(RecurrentCell):
 
     num_gates = 3
 
-    def step_projected(self, xp_t: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+    def step_projected(self, xp_t: Tensor, state: Tensor, *,
+                       recurrent_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         h = state                                        # (B, H)
         x_r, x_z, x_n = xp_t.chunk(3, dim=-1)            # each (B, H)
-        h_r, h_z, h_n = self.project_hidden(h).chunk(3, dim=-1)
+        h_r, h_z, h_n = self.project_hidden(h, recurrent_mask).chunk(3, dim=-1)
         r = torch.sigmoid(x_r + h_r)
         z = torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)

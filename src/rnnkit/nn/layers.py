@@ -10,11 +10,16 @@ batch-first::
 sequence's last real step, and the reversed direction starts at each sequence's own end.
 
 Three paths compute the same numbers: ``"fused"`` runs PyTorch's multi-layer kernel
-(:mod:`rnnkit.nn.fused`) on these parameters; ``"explicit"`` (GRU and RNN) runs each layer and
-direction as one autograd node with a hand-written backward (:mod:`rnnkit.nn.explicit_gru`,
-:mod:`rnnkit.nn.explicit_elman`); ``"loop"`` runs each cell's ``step`` over time
-(:mod:`rnnkit.nn.recurrence`), the reference. ``"auto"`` picks the fastest measured for the cell
-and device (:func:`auto_path`).
+(:mod:`rnnkit.nn.fused`) on these parameters; ``"explicit"`` runs each layer and direction as one
+autograd node with a hand-written backward (:mod:`rnnkit.nn.explicit_lstm`,
+:mod:`rnnkit.nn.explicit_gru`, :mod:`rnnkit.nn.explicit_elman`); ``"loop"`` runs each cell's
+``step`` over time (:mod:`rnnkit.nn.recurrence`), the reference. ``"auto"`` picks the fastest
+measured for the cell and device (:func:`auto_path`).
+
+``layer_norm`` (LSTM, :mod:`rnnkit.nn.ln_lstm`) and ``recurrent_dropout`` (variational dropout:
+one (B, H) mask per layer, direction and batch, drawn at each training forward, on h_{t-1} where
+it enters W_hh at every step) exist on the explicit and loop paths only; ``"auto"`` then picks
+``"explicit"``, and ``path="fused"`` is refused by :class:`~rnnkit.nn.config.RecurrentConfig`.
 
 >>> import torch
 >>> lstm = LSTM(8, 16, num_layers=2, bidirectional=True)
@@ -37,17 +42,23 @@ from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
 from rnnkit.nn.explicit_elman import explicit_elman
 from rnnkit.nn.explicit_gru import explicit_gru
+from rnnkit.nn.explicit_lstm import explicit_lstm
 from rnnkit.nn.fused import fused_forward
 from rnnkit.nn.gru import GRUCell
+from rnnkit.nn.ln_lstm import LayerNormLSTMCell
 from rnnkit.nn.lstm import LSTMCell
 from rnnkit.nn.recurrence import scan
 
 TORCH_MODES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}
 
 
-def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True) -> str:
+def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True,
+              needs_explicit: bool = False) -> str:
     """The path ``"auto"`` resolves to: what measured fastest for ``cell`` on ``device``'s type,
     for training (``grad_enabled``, the default) or for inference.
+
+    - ``needs_explicit`` (layer norm, or recurrent dropout in training): ``"explicit"``, the only
+      fast path that has them (LN-LSTM: docs/benchmarks.md).
 
     - LSTM: ``"fused"`` everywhere: oneDNN's fused LSTM on CPU, cuDNN on CUDA, the kernel
       ``torch.nn.LSTM`` runs (benchmarks/speed.py: 0.99-1.06x its throughput).
@@ -66,6 +77,8 @@ def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True) -> 
       ``"fused"`` for GRU, whose explicit forward measured 0.91-0.96x ``torch.nn.GRU`` (its four
       elementwise ops per step are dispatched from Python, torch's from C++).
     """
+    if needs_explicit:
+        return "explicit"
     if cell == "lstm" or device.type != "cpu":
         return "fused"
     if cell == "gru" and not grad_enabled:
@@ -73,17 +86,25 @@ def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True) -> 
     return "explicit"
 
 
-def explicit_scan(cell: RecurrentCell, x: Tensor, state: Tensor, *,
-                  lengths: Tensor | None = None, reverse: bool = False) -> tuple[Tensor, Tensor]:
-    """:func:`~rnnkit.nn.recurrence.scan`'s contract for GRU and Elman cells, as one autograd
-    node: the input projection for all steps is one product under autograd, the time loop and
-    its backward are :class:`~rnnkit.nn.explicit_gru.ExplicitGRU` / ``ExplicitElman``."""
+def explicit_scan(cell: RecurrentCell, x: Tensor, state: State, *,
+                  lengths: Tensor | None = None, reverse: bool = False,
+                  recurrent_mask: Tensor | None = None) -> tuple[Tensor, State]:
+    """:func:`~rnnkit.nn.recurrence.scan`'s contract, as one autograd node: the input projection
+    for all steps is one product under autograd, the time loop and its backward are
+    :class:`~rnnkit.nn.explicit_lstm.ExplicitLSTM` / ``ExplicitGRU`` / ``ExplicitElman``."""
     xp = cell.project_input(x)                           # (B, T, G*H)
+    kwargs = dict(lengths=lengths, reverse=reverse, recurrent_mask=recurrent_mask)
+    if isinstance(cell, (LSTMCell, LayerNormLSTMCell)):
+        if cell.b_hh is not None:                        # adds to the pre-activations either way
+            xp = xp + cell.b_hh
+        ln = ((cell.gain_hh, cell.gain_c, cell.bias_c) if isinstance(cell, LayerNormLSTMCell)
+              else None)
+        return explicit_lstm(xp, state, cell.w_hh, layer_norm=ln, **kwargs)
     if isinstance(cell, GRUCell):
-        return explicit_gru(xp, state, cell.w_hh, cell.b_hh, lengths=lengths, reverse=reverse)
+        return explicit_gru(xp, state, cell.w_hh, cell.b_hh, **kwargs)
     if isinstance(cell, ElmanCell):
-        return explicit_elman(xp, state, cell.w_hh, cell.b_hh, lengths=lengths,
-                              reverse=reverse, nonlinearity=cell.nonlinearity)
+        return explicit_elman(xp, state, cell.w_hh, cell.b_hh,
+                              nonlinearity=cell.nonlinearity, **kwargs)
     raise RnnkitError(f"the explicit path has no {type(cell).__name__}")
 
 
@@ -91,7 +112,8 @@ def make_cell(config: RecurrentConfig, input_size: int) -> RecurrentCell:
     """The cell of ``config.cell`` reading ``input_size`` features."""
     H, bias = config.hidden_size, config.bias
     if config.cell == "lstm":
-        return LSTMCell(input_size, H, bias=bias, forget_bias=config.forget_bias)
+        kind = LayerNormLSTMCell if config.layer_norm else LSTMCell
+        return kind(input_size, H, bias=bias, forget_bias=config.forget_bias)
     if config.cell == "gru":
         return GRUCell(input_size, H, bias=bias)
     return ElmanCell(input_size, H, bias=bias, nonlinearity=config.cell.removeprefix("rnn_"))
@@ -125,8 +147,10 @@ class StackedRecurrent(nn.Module):
         device and grad mode (:func:`auto_path`)."""
         if self.config.path != "auto":
             return self.config.path
+        needs_explicit = self.config.layer_norm or (self.config.recurrent_dropout > 0.0
+                                                    and self.training)
         return auto_path(self.config.cell, self.cells[0].w_ih.device,
-                         grad_enabled=torch.is_grad_enabled())
+                         grad_enabled=torch.is_grad_enabled(), needs_explicit=needs_explicit)
 
     def flat_weights(self) -> list[Tensor]:
         """[w_ih, w_hh, b_ih, b_hh] per cell, in ``torch.nn``'s order."""
@@ -183,13 +207,14 @@ class StackedRecurrent(nn.Module):
         ``explicit_scan``), directions concatenated, dropout between layers."""
         D = self.config.num_directions
         finals: list[State] = []
+        masks = self.recurrent_masks(x.shape[0], x)
         for layer in range(self.config.num_layers):
             outputs = []
             for direction in range(D):
                 k = layer * D + direction
                 cell_state = tuple(h[k] for h in hx) if len(hx) == 2 else hx[0][k]
                 out, final = run_direction(self.cells[k], x, cell_state, lengths=lengths,
-                                           reverse=direction == 1)
+                                           reverse=direction == 1, recurrent_mask=masks[k])
                 outputs.append(out)
                 finals.append(final)
             x = torch.cat(outputs, dim=-1) if D == 2 else outputs[0]     # (B, T, D*H)
@@ -200,6 +225,15 @@ class StackedRecurrent(nn.Module):
         else:
             stacked = (torch.stack(finals),)                             # (L*D, B, H)
         return x, self._from_tuple(stacked)
+
+    def recurrent_masks(self, batch_size: int, like: Tensor) -> list[Tensor | None]:
+        """One variational dropout mask (B, H) per cell, kept units scaled by 1/(1 - p), drawn
+        afresh at each training forward; Nones in eval or without recurrent dropout."""
+        p = self.config.recurrent_dropout
+        if not (p and self.training):
+            return [None] * len(self.cells)
+        shape = (batch_size, self.config.hidden_size)
+        return [like.new_empty(shape).bernoulli_(1.0 - p).div_(1.0 - p) for _ in self.cells]
 
     # -- weights to and from torch.nn ------------------------------------------------------------
     @classmethod
@@ -226,6 +260,8 @@ class StackedRecurrent(nn.Module):
     def to_torch(self) -> nn.RNNBase:
         """A batch-first ``torch.nn`` RNN/LSTM/GRU holding a copy of these weights."""
         c = self.config
+        if c.layer_norm:
+            raise RnnkitError("torch.nn has no layer-normalised LSTM to copy these weights into")
         kwargs = dict(num_layers=c.num_layers, bias=c.bias, dropout=c.dropout,
                       bidirectional=c.bidirectional, batch_first=True)
         if c.cell == "lstm":
@@ -249,14 +285,15 @@ class RNN(StackedRecurrent):
     def __init__(self, input_size: int | RecurrentConfig, hidden_size: int = 0,
                  num_layers: int = 1, bias: bool = True, dropout: float = 0.0,
                  bidirectional: bool = False, nonlinearity: str = "tanh", *,
-                 path: str = "auto") -> None:
+                 path: str = "auto", recurrent_dropout: float = 0.0) -> None:
         if isinstance(input_size, RecurrentConfig):
             super().__init__(input_size)
             return
         if nonlinearity not in ("tanh", "relu"):
             raise RnnkitError(f"nonlinearity must be 'tanh' or 'relu', not {nonlinearity!r}")
         super().__init__(RecurrentConfig(f"rnn_{nonlinearity}", input_size, hidden_size,
-                                         num_layers, bias, dropout, bidirectional, path=path))
+                                         num_layers, bias, dropout, bidirectional, path=path,
+                                         recurrent_dropout=recurrent_dropout))
 
 
 class LSTM(StackedRecurrent):
@@ -265,12 +302,14 @@ class LSTM(StackedRecurrent):
     def __init__(self, input_size: int | RecurrentConfig, hidden_size: int = 0,
                  num_layers: int = 1, bias: bool = True, dropout: float = 0.0,
                  bidirectional: bool = False, *, forget_bias: float | None = 1.0,
-                 path: str = "auto") -> None:
+                 path: str = "auto", layer_norm: bool = False,
+                 recurrent_dropout: float = 0.0) -> None:
         if isinstance(input_size, RecurrentConfig):
             super().__init__(input_size)
             return
         super().__init__(RecurrentConfig("lstm", input_size, hidden_size, num_layers, bias,
-                                         dropout, bidirectional, forget_bias, path))
+                                         dropout, bidirectional, forget_bias, path, layer_norm,
+                                         recurrent_dropout))
 
 
 class GRU(StackedRecurrent):
@@ -278,12 +317,14 @@ class GRU(StackedRecurrent):
 
     def __init__(self, input_size: int | RecurrentConfig, hidden_size: int = 0,
                  num_layers: int = 1, bias: bool = True, dropout: float = 0.0,
-                 bidirectional: bool = False, *, path: str = "auto") -> None:
+                 bidirectional: bool = False, *, path: str = "auto",
+                 recurrent_dropout: float = 0.0) -> None:
         if isinstance(input_size, RecurrentConfig):
             super().__init__(input_size)
             return
         super().__init__(RecurrentConfig("gru", input_size, hidden_size, num_layers, bias,
-                                         dropout, bidirectional, path=path))
+                                         dropout, bidirectional, path=path,
+                                         recurrent_dropout=recurrent_dropout))
 
 
 _CLASSES = {"lstm": LSTM, "gru": GRU, "rnn_tanh": RNN, "rnn_relu": RNN}

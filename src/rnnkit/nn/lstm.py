@@ -51,10 +51,11 @@ class LSTMCell(RecurrentCell):
                 self.b_ih[H:2 * H].fill_(self.forget_bias)
                 self.b_hh[H:2 * H].zero_()
 
-    def step_projected(self, xp_t: Tensor, state: tuple[Tensor, Tensor]
+    def step_projected(self, xp_t: Tensor, state: tuple[Tensor, Tensor], *,
+                       recurrent_mask: Tensor | None = None
                        ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h, c = state                                     # each (B, H)
-        gates = xp_t + self.project_hidden(h)            # (B, 4H)
+        gates = xp_t + self.project_hidden(h, recurrent_mask)     # (B, 4H)
         i, f, g, o = gates.chunk(4, dim=-1)              # each (B, H)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)

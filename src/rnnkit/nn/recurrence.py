@@ -33,14 +33,17 @@ def valid_mask(lengths: Tensor, steps: int) -> Tensor:
 
 
 def scan(cell: RecurrentCell, x: Tensor, state: State, *, lengths: Tensor | None = None,
-         reverse: bool = False) -> tuple[Tensor, State]:
-    """Run ``cell`` over x (B, T, I) from ``state``; returns (outputs (B, T, H), final state)."""
+         reverse: bool = False, recurrent_mask: Tensor | None = None) -> tuple[Tensor, State]:
+    """Run ``cell`` over x (B, T, I) from ``state``; returns (outputs (B, T, H), final state).
+
+    ``recurrent_mask`` (B, H): variational dropout, the same mask on h_{t-1} at every step
+    (:meth:`~rnnkit.nn.cell.RecurrentCell.step_projected`)."""
     xp = cell.project_input(x).unbind(1)                 # T x (B, G*H)
     steps = len(xp)
     masks = valid_mask(lengths.to(x.device), steps).unbind(0) if lengths is not None else None
     outputs: list[Tensor] = [x.new_empty(0)] * steps
     for t in (reversed(range(steps)) if reverse else range(steps)):
-        y, new_state = cell.step_projected(xp[t], state)
+        y, new_state = cell.step_projected(xp[t], state, recurrent_mask=recurrent_mask)
         if masks is None:
             state = new_state
         else:

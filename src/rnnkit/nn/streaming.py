@@ -93,6 +93,9 @@ class Streamer:
             raise RnnkitError("Streamer steps a unidirectional layer only: the reverse pass of a "
                               "bidirectional layer needs the whole sequence before its first "
                               "output")
+        if config.layer_norm:
+            raise RnnkitError("Streamer has no layer-normalised LSTM step; step the cells "
+                              "(LayerNormLSTMCell.step) or use a layer without layer_norm")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise RnnkitError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.layer, self.batch_size = layer, batch_size

