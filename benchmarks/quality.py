@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -212,12 +213,11 @@ def generation_rows(task: str) -> tuple[list[dict], float]:
                              classifier=classifier if classifier.is_dir() else None)
         seconds = time.perf_counter() - start
         split = read_task_dataset(TaskDataConfig(data="builtin:names")).split
-        return [row(task, "builtin:names (generate a first name given its locale)", split,
-                    "test NLL, nats/char", f["test_nll"], "-", None),
-                row(task, "builtin:names, 1,400 samples at T=1", split, "new names", f["novel"],
-                    "-", None),
-                row(task, "builtin:names, 1,400 samples at T=1", split,
-                    "classified as asked locale", f["agreement"],
+        novel = f"{100 * f['novel']:.1f}% of them new"
+        return [row(task, "builtin:names (generate a first name given its locale), test NLL",
+                    split, "bpc", f["test_nll"] / math.log(2), "-", None),
+                row(task, f"builtin:names, 1,400 samples at T=1 ({novel}), classified as the "
+                    "asked locale", split, "accuracy", f["agreement"],
                     f"same classifier on real test names ({f['classifier']})",
                     f["classifier_test_accuracy"])], seconds
     train = TrainConfig(steps=5000, lr=3e-3, warmup_steps=100, eval_every=1000, log_every=20)
@@ -226,9 +226,9 @@ def generation_rows(task: str) -> tuple[list[dict], float]:
                            train, progress=False)
     seconds = time.perf_counter() - start
     split = result.test["split"] if "split" in result.test else "seeded 90/10 split of words"
-    return [row(task, "builtin:cmudict (G2P, greedy)", split, "WER", result.test["wer"],
+    return [row(task, "builtin:cmudict (G2P, greedy)", split, "wer", result.test["wer"],
                 "-", None, 0.2355),
-            row(task, "builtin:cmudict (G2P, greedy)", split, "PER", result.test["per"],
+            row(task, "builtin:cmudict (G2P, greedy)", split, "per", result.test["per"],
                 "-", None)], seconds
 
 
@@ -253,8 +253,8 @@ def _pct(x) -> str:
 
 
 def _fmt(r: dict, key: str) -> str:
-    """A share as a percentage; a loss (metric in nats) as a number."""
-    if "nats" in r["metric"] and r[key] is not None:
+    """A rate as a percentage; bits per character or perplexity as a number."""
+    if r["metric"] in ("bpc", "perplexity") and r[key] is not None:
         return f"{r[key]:.4f}"
     return _pct(r[key])
 

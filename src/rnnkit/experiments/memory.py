@@ -26,7 +26,7 @@ from rnnkit.experiments.tasks import MemoryTask
 # row label -> (encoder, its options); every row has the same encoder parameter budget
 CELLS = {"mlp": ("mlp", dict(window=12)), "rnn": ("rnn", {}), "lstm": ("lstm", {}),
          "gru": ("gru", {}), "mingru": ("mingru", {}),
-         "mingru, 2 layers": ("mingru", dict(num_layers=2)),
+         "mingru (2 layers)": ("mingru", dict(num_layers=2)),
          "transformer": ("transformer", dict(num_heads=2, max_len=256))}
 EMBED = 16          # word embedding width, the same for every cell
 PARAMS = 12_000     # encoder parameters per cell
@@ -89,7 +89,7 @@ def _findings(rows: list[list], distances: list[int]) -> list[str]:
              f"{'inside' if rows[0][3] > 0.5 else 'still not learned'} its window "
              f"(accuracy {rows[0][3]:.0%}); beyond d=4 it is out of reach by construction.",
              f"Best at long range: {best}."]
-    if "mingru" in far and "mingru, 2 layers" in far:
+    if "mingru" in far and "mingru (2 layers)" in far:
         lines.append(f"minGRU at the same parameter budget: one layer {far['mingru']:.0%}, two "
-                     f"layers {far['mingru, 2 layers']:.0%} at d={distances[-1]}.")
+                     f"layers {far['mingru (2 layers)']:.0%} at d={distances[-1]}.")
     return lines
