@@ -34,7 +34,8 @@ def add_parser(commands) -> None:
     p = commands.add_parser("diagnose", help="gradient flow of a trained run",
                             description="Measure the norm of dLoss/dh_t at every timestep and "
                             "layer on a batch of the run's data, and draw it.")
-    p.add_argument("run", metavar="RUN", help="run folder written by rnnkit train (lm, classify or tag)")
+    p.add_argument("run", metavar="RUN",
+                   help="run folder written by rnnkit train (lm, classify or tag)")
     p.add_argument("--seq-len", type=positive_int, metavar="T", help="timesteps (the run's)")
     p.add_argument("--batch-size", type=positive_int, default=8, metavar="B",
                    help="sequences averaged over (8)")

@@ -33,7 +33,7 @@ DATA_FLAGS = ("data", "seq_len", "batch_size", "val_fraction")
 
 
 def add_parser(commands) -> None:
-    p = commands.add_parser("train", help="train a character language model",
+    p = commands.add_parser("train", help="train a model: language model (default), classifier, tagger, seq2seq, generator",
                             description="Train a recurrent character language model by "
                             "truncated BPTT. With no arguments: a 2-layer LSTM on the built-in "
                             "Shakespeare text.", argument_default=None)

@@ -30,7 +30,7 @@ BUDGETS = ("small", "full")
 class Budget:
     """How much compute an experiment may spend."""
 
-    name: str        # "small", "full", or "N <unit>" (e.g. "N updates", "N tokens")
+    name: str        # "small (N <unit>)", "full (N <unit>)" or "N <unit>" (updates, tokens...)
     updates: int     # optimizer updates per trained model (streaming: tokens; speed: rounds)
     scale: int       # 0 for small, 1 for full: experiments pick their grid from it
 
@@ -40,9 +40,9 @@ def parse_budget(text: str, *, small: int, full: int, minimum: int, experiment: 
     """``small``, ``full`` or a number of ``unit`` (updates per model for most experiments,
     tokens generated for streaming); a number below ``minimum`` is refused."""
     if text == "small":
-        return Budget("small", small, 0)
+        return Budget(f"small ({small} {unit})", small, 0)
     if text == "full":
-        return Budget("full", full, 1)
+        return Budget(f"full ({full} {unit})", full, 1)
     try:
         updates = int(text)
     except ValueError:
