@@ -7,6 +7,7 @@ import argparse
 import textwrap
 
 from rnnkit.data.datasets import BUILTINS, brown_dir, installed
+from rnnkit.data.datasets.pairs import GETTEXT_DIR
 from rnnkit.errors import RnnkitError
 
 
@@ -18,8 +19,12 @@ def add_parser(commands) -> None:
 
 
 def _available(name: str, package: str) -> bool:
+    """Python packages by their metadata; the npm Brown corpus and the system's gettext
+    catalogues by their folders."""
     if package:
         return installed(package)
+    if name == "gettext-tr":
+        return any(GETTEXT_DIR.glob("*.mo"))
     try:
         brown_dir()
     except RnnkitError:
