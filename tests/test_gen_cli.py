@@ -75,3 +75,40 @@ def test_seq2seq_bad_inputs_are_one_line(capsys, g2p_run):
     code, out, err = run_cli(capsys, "predict", str(g2p_run), "ca☃t", "--max-length", "1")
     assert code == 0 and "never seen in training" in err and "'☃'" in err
     assert "truncated" in out
+
+
+@pytest.fixture(scope="module")
+def transformer_s2s_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tfs2s")
+    pairs = root / "reverse.tsv"
+    words = [a + b + c for a in "abcd" for b in "abcd" for c in "abcd"]
+    pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in words), encoding="utf-8")
+    out = root / "run"
+    from rnnkit.cli.main import main
+    assert main(["train", "--task", "seq2seq", "--cell", "transformer", "--data", str(pairs),
+                 "--val-fraction", "0.1", "--eval-every", "2", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_transformer_seq2seq_trains_and_predicts(capsys, transformer_s2s_run, tmp_path):
+    import json
+    run = transformer_s2s_run
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["cell"] == config["model"]["decoder_cell"] == "transformer"
+    assert {"wer", "per"} <= set(json.loads((run / "evaluation.json").read_text())["test"])
+    assert (run / "learning_curve.png").is_file()
+    png = tmp_path / "att.png"
+    code, out, _ = run_cli(capsys, "predict", str(run), "abc", "--beam", "3", "--nbest", "2",
+                           "--max-length", "4", "--attention-png", str(png))
+    assert code == 0 and 1 <= len(out.splitlines()) <= 2 and png.stat().st_size > 1000
+    code, out, _ = run_cli(capsys, "predict", str(run), "dab", "--max-length", "4")
+    assert code == 0 and out.startswith("dab\t")
+
+
+def test_transformer_seq2seq_refuses_recurrent_decoder_flags(capsys, tmp_path):
+    pairs = tmp_path / "p.tsv"
+    pairs.write_text("ab\tba\ncd\tdc\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "train", "--task", "seq2seq", "--cell", "transformer",
+                           "--data", str(pairs), "--attention", "additive",
+                           "--out", str(tmp_path / "r"), *TINY)
+    assert_one_line_error(code, err, "--attention", "transformer decoder")

@@ -2,6 +2,11 @@
 
     rnnkit train --task condgen --data builtin:names --out runs/names
     rnnkit train --task seq2seq --data builtin:cmudict --attention additive --out runs/g2p
+    rnnkit train --task seq2seq --data builtin:cmudict --cell transformer --out runs/g2p-tf
+
+For seq2seq, ``--cell transformer`` alone is the transformer encoder-decoder; with
+``--decoder-cell lstm`` (or another recurrent cell) it is a transformer encoder read by a
+recurrent attention decoder.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ FOREIGN = ("tie_weights", "seq_len", "resume", "checkpoint_every", "pooling", "u
 def add_generation_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("generators (--task condgen|seq2seq)")
     g.add_argument("--decoder-cell", choices=ENCODERS, metavar="CELL",
-                   help="seq2seq: decoder cell (lstm; any recurrent one)")
+                   help="seq2seq: decoder cell (lstm; any recurrent one; transformer, the "
+                   "default with --cell transformer)")
     g.add_argument("--decoder-hidden", type=positive_int, metavar="N",
                    help="seq2seq: decoder state size (2 x --hidden)")
     g.add_argument("--decoder-layers", type=positive_int, metavar="N",
@@ -122,11 +128,24 @@ def _seq2seq(args, s: dict, out: Path, train: TrainConfig) -> int:
                              val_fraction=0.02 if args.val_fraction is None else
                              args.val_fraction, max_train=args.max_train or 0,
                              max_test=args.max_test or 0)
-    model = dict(cell=s["cell"], decoder_cell=args.decoder_cell or "lstm",
-                 embed_size=s["embed"], hidden_size=s["hidden"],
-                 decoder_size=args.decoder_hidden or 2 * s["hidden"],
-                 encoder_layers=s["layers"], decoder_layers=args.decoder_layers or 1,
-                 attention=args.attention or "multiplicative", dropout=s["dropout"])
+    decoder = args.decoder_cell or ("transformer" if s["cell"] == "transformer" else "lstm")
+    if decoder == "transformer":           # the transformer encoder-decoder (Vaswani et al.)
+        given = [flag for flag, value in (("--decoder-hidden", args.decoder_hidden),
+                                          ("--attention", args.attention),
+                                          ("--scheduled-sampling", args.scheduled_sampling))
+                 if value]
+        if given:
+            raise RnnkitError(f"{', '.join(given)} apply to a recurrent decoder; the transformer "
+                              "decoder has width --hidden and multi-head cross-attention")
+        model = dict(cell=s["cell"], decoder_cell=decoder, embed_size=s["embed"],
+                     hidden_size=s["hidden"], encoder_layers=s["layers"],
+                     decoder_layers=args.decoder_layers or s["layers"], dropout=s["dropout"])
+    else:
+        model = dict(cell=s["cell"], decoder_cell=decoder,
+                     embed_size=s["embed"], hidden_size=s["hidden"],
+                     decoder_size=args.decoder_hidden or 2 * s["hidden"],
+                     encoder_layers=s["layers"], decoder_layers=args.decoder_layers or 1,
+                     attention=args.attention or "multiplicative", dropout=s["dropout"])
     result = train_seq2seq(out, data, model, train, epochs=s["epochs"],
                            scheduled_sampling=args.scheduled_sampling or 0.0,
                            progress=not args.no_progress)

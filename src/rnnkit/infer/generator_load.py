@@ -1,7 +1,8 @@
 """Rebuild the generators of issue 4 from a checkpoint's metadata (used by :func:`load`).
 
 ``condgen``: (:class:`~rnnkit.models.conditional.ConditionalGenerator`,
-``(SymbolCodec, conditions tuple)``); ``seq2seq``: (:class:`~rnnkit.models.seq2seq.Seq2Seq`,
+``(SymbolCodec, conditions tuple)``); ``seq2seq``: (:class:`~rnnkit.models.seq2seq.Seq2Seq` or
+:class:`~rnnkit.models.transformer_seq2seq.TransformerSeq2Seq`,
 ``(source SymbolCodec, target SymbolCodec)``).
 """
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from rnnkit.data.symbols import SymbolCodec
 from rnnkit.errors import RnnkitError
 from rnnkit.models.conditional import ConditionalConfig, ConditionalGenerator
-from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.models.transformer_seq2seq import build_seq2seq
 
 GENERATORS = ("condgen", "seq2seq")
 
@@ -22,7 +23,7 @@ def generator_from_meta(task: str, meta: dict, where: Path):
         if task == "condgen":
             model = ConditionalGenerator(ConditionalConfig(**meta["model"]))
             return model, (SymbolCodec.from_dict(meta["codec"]), tuple(meta["conditions"]))
-        model = Seq2Seq(Seq2SeqConfig(**meta["model"]))
+        model = build_seq2seq(meta["model"])
         return model, (SymbolCodec.from_dict(meta["source"]),
                        SymbolCodec.from_dict(meta["target"]))
     except (TypeError, KeyError) as e:

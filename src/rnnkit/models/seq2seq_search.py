@@ -1,4 +1,7 @@
-"""Decoding a :class:`~rnnkit.models.seq2seq.Seq2Seq`: greedy (batched) and beam search.
+"""Decoding a :class:`~rnnkit.models.seq2seq.Seq2Seq` (or a
+:class:`~rnnkit.models.transformer_seq2seq.TransformerSeq2Seq`, which has the same ``encode``
+and ``step``; its state is a key/value cache with the batch on dim 1): greedy (batched) and
+beam search.
 
 Greedy takes the most likely symbol at each step, for a whole batch of sources at once. Beam
 search keeps the ``beam`` best partial outputs of one source; a finished hypothesis (it drew the

@@ -1,4 +1,5 @@
-"""The seq2seq job: (source, references) pairs -> Seq2Seq -> run folder, WER/PER or BLEU/chrF.
+"""The seq2seq job: (source, references) pairs -> Seq2Seq or TransformerSeq2Seq -> run folder,
+WER/PER or BLEU/chrF.
 
     load_dataset(data)         builtin:cmudict (G2P) or builtin:gettext-tr (English -> Turkish)
       -> validation cut        ``val_fraction`` of the training sources (seeded)
@@ -27,8 +28,9 @@ from rnnkit.data.datasets.pairs import seeded_split
 from rnnkit.data.padded import PaddedBatches
 from rnnkit.data.symbols import BOUNDARY_ID, SymbolCodec
 from rnnkit.errors import RnnkitError
-from rnnkit.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.seq2seq_search import greedy_decode
+from rnnkit.models.transformer_seq2seq import TransformerSeq2Seq, build_seq2seq
 from rnnkit.train.checkpoint import save_checkpoint
 from rnnkit.train.condgen_job import seq_loss
 from rnnkit.train.config import TrainConfig
@@ -70,7 +72,7 @@ def pack(codec_src: SymbolCodec, codec_tgt: SymbolCodec, split: Split):
     return inputs, targets
 
 
-def score(model: Seq2Seq, codecs, split: Split, max_length: int, *, batch: int = 256,
+def score(model: Seq2Seq | TransformerSeq2Seq, codecs, split: Split, max_length: int, *, batch: int = 256,
           bleu: bool = False) -> dict:
     """Greedy outputs of ``split`` scored: WER/PER, and BLEU/chrF when ``bleu``."""
     src_codec, tgt_codec = codecs
@@ -136,11 +138,14 @@ def train_seq2seq(run_dir: str | Path, data_config: Seq2SeqDataConfig, model_ove
     dataset, train, val, test, codecs = prepare(data_config)
     torch.manual_seed(train_config.seed)
     try:
-        config = Seq2SeqConfig(source_vocab=codecs[0].size, target_vocab=codecs[1].size,
-                               **model_overrides)
+        model = build_seq2seq(dict(source_vocab=codecs[0].size, target_vocab=codecs[1].size,
+                                   **model_overrides))
     except TypeError as e:
         raise RnnkitError(f"a model setting does not apply to --task seq2seq ({e})") from None
-    model = Seq2Seq(config)
+    if scheduled_sampling and isinstance(model, TransformerSeq2Seq):
+        raise RnnkitError("scheduled sampling needs a decoder that runs step by step in "
+                          "training; the transformer decoder trains all steps at once")
+    config = model.config
     batches = PaddedBatches(*pack(*codecs, train), data_config.batch_size,
                             seed=train_config.seed)
     if epochs is not None:

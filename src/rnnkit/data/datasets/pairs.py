@@ -1,4 +1,5 @@
-"""Parallel (source, references) data sets for seq2seq: CMUdict G2P and Turkish gettext.
+"""Parallel (source, references) data sets for seq2seq: CMUdict G2P, Turkish gettext, and a
+user's ``.tsv`` file.
 
 Both give a :class:`~rnnkit.data.datasets.dataset.Split` of kind ``"pairs"``: ``inputs`` are
 unique source strings, ``targets`` a tuple of one or more reference outputs for each (a word
@@ -15,6 +16,9 @@ Gettext (``/usr/share/locale/tr/LC_MESSAGES/*.mo``): the human Turkish translati
 English messages of the installed Debian packages, read with :mod:`gettext`. Kept: singular
 entries without a context whose English and Turkish are both one line of 2-80 characters;
 the catalogue header is skipped.
+
+A user's ``.tsv`` file: one ``source<TAB>reference`` per line; a source on several lines has
+several references. Blank lines are skipped.
 """
 
 from __future__ import annotations
@@ -46,6 +50,26 @@ def read_cmudict(path: str | Path) -> Split:
         if pron not in refs[word]:
             refs[word].append(pron)
     return Split(tuple(refs), tuple(tuple(p) for p in refs.values()))
+
+
+def read_pairs_tsv(path: str | Path, *, encoding: str = "utf-8") -> Split:
+    """(source, references) of ``source<TAB>reference`` lines, in file order."""
+    p = Path(path)
+    if not p.is_file():
+        raise RnnkitError(f"data file '{p}' does not exist")
+    refs: dict[str, list[str]] = defaultdict(list)
+    for number, line in enumerate(p.read_text(encoding=encoding).splitlines(), 1):
+        if not line.strip():
+            continue
+        source, tab, reference = line.partition("\t")
+        if not tab or not source or not reference or "\t" in reference:
+            raise RnnkitError(f"{p}:{number}: expected 'source<TAB>reference' (two non-empty "
+                              "columns)")
+        if reference not in refs[source]:
+            refs[source].append(reference)
+    if not refs:
+        raise RnnkitError(f"'{p}' holds no pairs")
+    return Split(tuple(refs), tuple(tuple(r) for r in refs.values()))
 
 
 def read_gettext(folder: str | Path = GETTEXT_DIR, *, max_chars: int = 80) -> tuple[Split, list]:

@@ -3,7 +3,8 @@
 ``builtin:NAME`` finds the files inside the installed package that ships them (see
 :mod:`rnnkit.data.datasets.packages`); any other argument is the user's own file in one of the
 same formats, chosen by its suffix: ``.csv`` (text, label columns), ``.ts`` (time series),
-``.conllu`` (tagged sentences), or a folder of Brown ``word/tag`` files.
+``.conllu`` (tagged sentences), ``.tsv`` (seq2seq source, reference pairs), or a folder of
+Brown ``word/tag`` files.
 
 Splits are fixed: the official train/test files where the data set has them (JapaneseVowels,
 GunPoint); otherwise for classification a seeded, stratified ``test_fraction`` of each label
@@ -23,7 +24,8 @@ from rnnkit.data.datasets.conllu import read_conllu
 from rnnkit.data.datasets.csv_format import read_labelled_csv
 from rnnkit.data.datasets.dataset import Dataset, Split
 from rnnkit.data.datasets.faker_names import LOCALES, names_by_locale
-from rnnkit.data.datasets.pairs import GETTEXT_DIR, read_cmudict, read_gettext, seeded_split
+from rnnkit.data.datasets.pairs import (GETTEXT_DIR, read_cmudict, read_gettext,
+                                        read_pairs_tsv, seeded_split)
 from rnnkit.data.datasets.packages import BROWN_INSTALL, brown_dir, package_dir, package_file
 from rnnkit.data.datasets.splits import every_nth, stratified_indices
 from rnnkit.data.datasets.ts_format import read_ts
@@ -183,10 +185,13 @@ def read_file(path: str, *, text_column: str = "text", label_column: str = "labe
         return "series", read_ts(p)
     if suffix in (".conllu", ".conll"):
         return "tagged", read_conllu(p)
+    if suffix == ".tsv":
+        return "pairs", read_pairs_tsv(p, encoding=encoding)
     if not p.exists():
         raise RnnkitError(f"data file '{p}' does not exist")
     raise RnnkitError(f"cannot tell the format of '{p}': name it .csv (text and label columns), "
-                      ".ts (time series), .conllu (tagged sentences), or give a Brown folder")
+                      ".ts (time series), .conllu (tagged sentences), .tsv (source, reference "
+                      "pairs), or give a Brown folder")
 
 
 def load_dataset(data: str, *, text_column: str = "text", label_column: str = "label",
@@ -214,4 +219,6 @@ def load_dataset(data: str, *, text_column: str = "text", label_column: str = "l
         return Dataset(data, kind, full, test, f"given test file {test_data}")
     if kind == "tagged":
         return split_tagging(data, full)
+    if kind == "pairs":
+        return _pairs(data, full, test_fraction, seed)
     return split_classification(data, kind, full, test_fraction, seed)

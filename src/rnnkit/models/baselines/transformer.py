@@ -12,8 +12,9 @@ in the Transformer Architecture"::
 
 With ``causal=True`` (language models, causal taggers) position t attends to positions <= t;
 ``causal=False`` is the bidirectional form (every position sees the whole, unpadded sequence),
-which ``build_encoder(..., bidirectional=True)`` selects. An encoder-decoder form for seq2seq
-(cross-attention from a decoder) is not here; it belongs with the seq2seq model.
+which ``build_encoder(..., bidirectional=True)`` selects. The encoder-decoder form for seq2seq
+(a decoder with cross-attention, built from these blocks) is
+:mod:`rnnkit.models.transformer_seq2seq`.
 
 Two ways to run over a stream:
 
@@ -85,6 +86,28 @@ def sinusoidal(positions: Tensor, d: int) -> Tensor:
     return pe
 
 
+def position_vectors(table: nn.Embedding | None, start: int, n: int, d: int,
+                     device: torch.device) -> Tensor:
+    """Positions start .. start+n-1 -> (n, d): rows of a learned ``table``, or sinusoidal."""
+    positions = torch.arange(start, start + n, device=device)
+    if table is None:
+        return sinusoidal(positions, d)
+    if start + n > table.num_embeddings:
+        raise RnnkitError(f"the transformer's learned positions stop at {table.num_embeddings};"
+                          f" got a sequence of {start + n} (use a shorter window or sinusoidal "
+                          "positions)")
+    return table(positions)
+
+
+def init_gpt2(model: nn.Module) -> None:
+    """GPT-2 initialisation: N(0, 0.02) weights of every Linear and Embedding, zero biases."""
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear):
+            nn.init.zeros_(module.bias)
+
+
 class Block(nn.Module):
     """Pre-norm block: a = h + Attn(LN(h)); out = a + FF(LN(a)). Fused q, k, v projection."""
 
@@ -103,12 +126,18 @@ class Block(nn.Module):
         q, k, v = self.qkv(u).chunk(3, dim=-1)                       # each (B, n, d)
         return tuple(t.view(B, n, self.heads, d // self.heads).transpose(1, 2) for t in (q, k, v))
 
-    def _finish(self, h: Tensor, att: Tensor) -> Tensor:
+    def _residual(self, h: Tensor, att: Tensor, out: nn.Linear) -> Tensor:
+        """h + W_out(heads merged): att (B, nh, n, hs) -> (B, n, d)."""
         B, nh, n, hs = att.shape
         att = att.transpose(1, 2).reshape(B, n, nh * hs)              # (B, n, d)
-        drop = self.dropout if self.training else 0.0
-        a = h + F.dropout(self.out(att), drop, self.training)
-        return a + F.dropout(self.ff(self.ln2(a)), drop, self.training)
+        return h + F.dropout(out(att), self.dropout, self.training)
+
+    def _feed(self, a: Tensor) -> Tensor:
+        """a + FF(LN(a)): (B, n, d) -> (B, n, d)."""
+        return a + F.dropout(self.ff(self.ln2(a)), self.dropout, self.training)
+
+    def _finish(self, h: Tensor, att: Tensor) -> Tensor:
+        return self._feed(self._residual(h, att, self.out))
 
     def forward(self, h: Tensor, *, causal: bool, key_mask: Tensor | None) -> Tensor:
         """h (B, n, d) -> (B, n, d). key_mask (B, n): True where a key may be attended to."""
@@ -137,26 +166,14 @@ class TransformerEncoder(nn.Module):
         self.pos = nn.Embedding(config.max_len, d) if config.positional == "learned" else None
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.num_layers))
         self.ln_f = nn.LayerNorm(d)
-        for module in self.modules():                                # GPT-2 initialisation
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, std=0.02)
-            if isinstance(module, nn.Linear):
-                nn.init.zeros_(module.bias)
+        init_gpt2(self)
 
     output_size = property(lambda self: self.config.hidden_size)
     receptive_field = property(lambda self: self.config.max_len)
 
     def _positions(self, start: int, n: int, device: torch.device) -> Tensor:
         """Position vectors of positions start .. start+n-1: (n, d)."""
-        c = self.config
-        positions = torch.arange(start, start + n, device=device)
-        if self.pos is None:
-            return sinusoidal(positions, c.hidden_size)
-        if start + n > c.max_len:
-            raise RnnkitError(f"the transformer's learned positions stop at {c.max_len}; got a "
-                              f"sequence of {start + n} (use a shorter window or sinusoidal "
-                              "positions)")
-        return self.pos(positions)
+        return position_vectors(self.pos, start, n, self.config.hidden_size, device)
 
     def forward_layers(self, x: Tensor, state: Tensor | None = None, *,
                        lengths: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
