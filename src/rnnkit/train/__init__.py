@@ -17,9 +17,9 @@ from rnnkit.train.loop import (
     loss_postfix,
     make_optimizer,
     map_state,
-    seed_everything,
 )
 from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
+from rnnkit.train.rng import rng_state, seed_everything, set_rng_state
 from rnnkit.train.schedule import warmup_cosine, warmup_cosine_factor
 
 __all__ = [

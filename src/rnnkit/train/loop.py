@@ -24,12 +24,10 @@ never trained on, and ``params_finite`` lets the caller refuse to save one.
 from __future__ import annotations
 
 import math
-import random
 import time
 from dataclasses import asdict
 from typing import Callable, Iterable, Iterator
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
@@ -38,6 +36,7 @@ from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.metrics import LN2, MetricsLog
+from rnnkit.train.rng import rng_state, seed_everything, set_rng_state
 from rnnkit.train.schedule import warmup_cosine
 
 State = Tensor | tuple | list | None  # a model's recurrent state, possibly nested
@@ -59,35 +58,6 @@ def map_state(state: State, fn: Callable[[Tensor], Tensor]) -> State:
 def detach_state(state: State) -> State:
     """Cut the autograd history of a carried state: truncated BPTT's window boundary."""
     return map_state(state, Tensor.detach)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def rng_state() -> dict:
-    """Every RNG state a resumed run needs to draw the same numbers."""
-    state = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    """Inverse of :func:`rng_state` (a saved CUDA state is restored only where CUDA exists)."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    cuda = state.get("cuda")
-    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
