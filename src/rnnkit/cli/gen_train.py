@@ -114,10 +114,13 @@ def _condgen(args, s: dict, out: Path, train: TrainConfig) -> int:
     figures = evaluate_condgen(out, net, codec, classifier=args.classifier)
     from rnnkit.train.task_job import write_json
     write_json(out / "evaluation.json", figures)
-    print(f"test NLL {figures['test_nll']:.4f} nats per symbol; {figures['samples']} samples: "
-          f"{100 * figures['novel']:.1f}% new, {100 * figures['agreement']:.1f}% classified as "
-          f"the asked condition ({figures['classifier']}; on real test names "
-          f"{100 * figures['classifier_test_accuracy']:.1f}%)")
+    line = (f"test NLL {figures['test_nll']:.4f} nats per symbol; {figures['samples']} "
+            f"samples: {100 * figures['novel']:.1f}% new")
+    if figures["agreement"] is not None:
+        line += (f", {100 * figures['agreement']:.1f}% classified as the asked condition "
+                 f"({figures['classifier']}; on real test names "
+                 f"{100 * figures['classifier_test_accuracy']:.1f}%)")
+    print(line)
     return 0
 
 

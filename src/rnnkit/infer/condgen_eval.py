@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +46,11 @@ def _ngram_classifier(texts, labels):
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
-    except ImportError:
-        raise RnnkitError("the n-gram classifier needs scikit-learn: pip install scikit-learn "
-                          "(or give --classifier RUN)") from None
+    except ImportError:  # an optional figure: announced, the other figures are kept
+        print("rnnkit: warning: classifier agreement skipped: the n-gram classifier needs "
+              "scikit-learn (pip install scikit-learn), or give --classifier RUN",
+              file=sys.stderr)
+        return None
     pipe = make_pipeline(TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4)),
                          LogisticRegression(max_iter=2000, C=10.0))
     pipe.fit(list(texts), list(labels))
@@ -69,22 +73,27 @@ def evaluate_condgen(run: str | Path, model, codec, *, per_condition: int = 100,
     texts = [s.text for s in samples]
     seen = set(data.train.inputs) | set(data.val.inputs)
     novel = float(np.mean([t not in seen for t in texts]))
+    scored = [(t, c) for t, c in zip(texts, asked) if t]
+    figures = {"test_nll": nll["loss"], "test_symbols": nll["tokens"], "samples": len(texts),
+               "novel": novel, "truncated": sum(s.truncated for s in samples),
+               "empty": len(texts) - len(scored),
+               "examples": {c: texts[i * per_condition: i * per_condition + 5]
+                            for i, c in enumerate(conditions)}}
     if classifier is not None:
         predict, name, known = _rnnkit_classifier(Path(classifier))
     else:
-        predict, name, known = _ngram_classifier(data.train.inputs + data.val.inputs,
-                                                 data.train.targets + data.val.targets)
+        found = _ngram_classifier(data.train.inputs + data.val.inputs,
+                                  data.train.targets + data.val.targets)
+        if found is None:
+            return {**figures, "agreement": None, "classifier": None,
+                    "classifier_test_accuracy": None}
+        predict, name, known = found
     missing = set(conditions) - known
     if missing:
         raise RnnkitError(f"the classifier does not know the condition(s) {sorted(missing)}")
-    scored = [(t, c) for t, c in zip(texts, asked) if t]
     guessed = predict([t for t, _ in scored])
     agreement = float(np.mean([g == c for g, (_, c) in zip(guessed, scored)]))
     real = predict(list(data.test.inputs))
     real_accuracy = float(np.mean([g == c for g, c in zip(real, data.test.targets)]))
-    return {"test_nll": nll["loss"], "test_symbols": nll["tokens"], "samples": len(texts),
-            "novel": novel, "agreement": agreement, "classifier": name,
-            "classifier_test_accuracy": real_accuracy,
-            "truncated": sum(s.truncated for s in samples), "empty": len(texts) - len(scored),
-            "examples": {c: texts[i * per_condition: i * per_condition + 5]
-                         for i, c in enumerate(conditions)}}
+    return {**figures, "agreement": agreement, "classifier": name,
+            "classifier_test_accuracy": real_accuracy}

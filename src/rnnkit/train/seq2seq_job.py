@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +88,10 @@ def score(model: Seq2Seq | TransformerSeq2Seq, codecs, split: Split, max_length:
     if bleu:
         try:
             import sacrebleu
-        except ImportError:
-            raise RnnkitError("BLEU and chrF need sacrebleu: pip install sacrebleu") from None
+        except ImportError:  # an optional metric: announced, the run itself is kept
+            print("rnnkit: warning: BLEU and chrF skipped: they need sacrebleu "
+                  "(pip install sacrebleu)", file=sys.stderr)
+            return result
         hyps = [tgt_codec.join(o) for o in outputs]
         first = [rs[0] for rs in split.targets]
         result["bleu"] = sacrebleu.corpus_bleu(hyps, [first]).score
@@ -196,7 +199,7 @@ def train_seq2seq(run_dir: str | Path, data_config: Seq2SeqDataConfig, model_ove
                                              "train_seconds": seconds})
     line = f"test ({figures['words']:,} sources, greedy): WER {100 * figures['wer']:.2f}%, " \
            f"PER {100 * figures['per']:.2f}%"
-    if bleu:
+    if "bleu" in figures:
         line += f", BLEU {figures['bleu']:.2f}, chrF {figures['chrf']:.2f}"
     return Seq2SeqResult(run_dir, line, figures, trainer.step, seconds,
                          sum(p.numel() for p in model.parameters()))
