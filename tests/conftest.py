@@ -9,6 +9,16 @@ from rnnkit.cli.main import main
 WORDS = "elma kırmızıdır armut sarıdır gökyüzü mavidir deniz derindir".split()
 
 
+def run_cli(capsys, *argv):
+    """Exit code, stdout and stderr of one CLI call (argparse's own exits included)."""
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def make_text(n_lines: int = 300, seed: int = 0) -> str:
     rng = random.Random(seed)
     return "\n".join(" ".join(rng.choice(WORDS) for _ in range(6)) for _ in range(n_lines)) + "\n"

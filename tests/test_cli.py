@@ -9,19 +9,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from rnnkit.cli.main import main
 
-from conftest import TINY_FLAGS
-
-
-def run_cli(capsys, *argv):
-    """Exit code, stdout and stderr of one CLI call (argparse's own exits included)."""
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from conftest import TINY_FLAGS, run_cli
 
 
 def assert_one_line_error(code, err, *needles):

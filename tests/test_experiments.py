@@ -5,20 +5,12 @@ import json
 import pytest
 import torch
 
-from rnnkit.cli.main import main
 from rnnkit.experiments import EXPERIMENTS
 from rnnkit.experiments.common import Result
 from rnnkit.experiments.publish import publish
 from rnnkit.experiments.tasks import ANIMAL_FOOD, MemoryTask, TreeOrFruitTask, adding_batch
 
-
-def run_cli(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from conftest import run_cli
 
 
 def one_line_error(code, err, *needles):

@@ -10,6 +10,16 @@ CELLS = ("lstm", "gru", "rnn_tanh", "rnn_relu")
 PATHS = ("auto", "fused", "explicit", "loop")
 
 
+def check_layer_sizes(config) -> None:
+    """One-line errors for a layer config's input_size, hidden_size, num_layers and dropout."""
+    for name in ("input_size", "hidden_size", "num_layers"):
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise RnnkitError(f"{name} must be a positive integer, got {value!r}")
+    if not 0.0 <= config.dropout < 1.0:
+        raise RnnkitError(f"dropout must be in [0, 1), got {config.dropout!r}")
+
+
 @dataclass(frozen=True)
 class RecurrentConfig:
     """What a stacked (and possibly bidirectional) recurrent layer is made of."""
@@ -31,12 +41,7 @@ class RecurrentConfig:
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
             raise RnnkitError(f"unknown cell {self.cell!r}; choose one of {', '.join(CELLS)}")
-        for name in ("input_size", "hidden_size", "num_layers"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise RnnkitError(f"{name} must be a positive integer, got {value!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise RnnkitError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        check_layer_sizes(self)
         if self.path not in PATHS:
             raise RnnkitError(f"unknown path {self.path!r}; choose one of {', '.join(PATHS)}")
         if not 0.0 <= self.recurrent_dropout < 1.0:

