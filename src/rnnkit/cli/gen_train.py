@@ -103,6 +103,9 @@ def _condgen(args, s: dict, out: Path, train: TrainConfig) -> int:
                              test_fraction=args.test_fraction or 0.2, split_seed=s["seed"],
                              val_fraction=0.1 if args.val_fraction is None else
                              args.val_fraction, batch_size=s["batch_size"])
+    if args.positional:
+        raise RnnkitError("--positional applies to a transformer; the conditional generator is "
+                          "recurrent (lstm, gru, rnn, mingru or minlstm)")
     model = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                  num_layers=s["layers"], dropout=s["dropout"])
     result = train_condgen(out, data, model, train, epochs=s["epochs"],
@@ -142,13 +145,15 @@ def _seq2seq(args, s: dict, out: Path, train: TrainConfig) -> int:
                               "decoder has width --hidden and multi-head cross-attention")
         model = dict(cell=s["cell"], decoder_cell=decoder, embed_size=s["embed"],
                      hidden_size=s["hidden"], encoder_layers=s["layers"],
-                     decoder_layers=args.decoder_layers or s["layers"], dropout=s["dropout"])
+                     decoder_layers=args.decoder_layers or s["layers"], dropout=s["dropout"],
+                     positional=args.positional or "sinusoidal")
     else:
         model = dict(cell=s["cell"], decoder_cell=decoder,
                      embed_size=s["embed"], hidden_size=s["hidden"],
                      decoder_size=args.decoder_hidden or 2 * s["hidden"],
                      encoder_layers=s["layers"], decoder_layers=args.decoder_layers or 1,
-                     attention=args.attention or "multiplicative", dropout=s["dropout"])
+                     attention=args.attention or "multiplicative", dropout=s["dropout"],
+                     positional=args.positional or "sinusoidal")
     result = train_seq2seq(out, data, model, train, epochs=s["epochs"],
                            scheduled_sampling=args.scheduled_sampling or 0.0,
                            progress=not args.no_progress)

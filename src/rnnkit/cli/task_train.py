@@ -102,13 +102,13 @@ def run_task(args: argparse.Namespace) -> int:
     if args.task == "tag":
         model = dict(cell=s["cell"], word_embed=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"], bidirectional=bidirectional,
-                     char_hidden=s["char_hidden"])
+                     char_hidden=s["char_hidden"], positional=args.positional or "sinusoidal")
         if args.word_dropout is not None:
             model["word_dropout"] = args.word_dropout
     else:
         model = dict(cell=s["cell"], input_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"], bidirectional=bidirectional,
-                     pooling=s["pooling"])
+                     pooling=s["pooling"], positional=args.positional or "sinusoidal")
     train = TrainConfig(steps=args.steps or 1, lr=s["lr"], weight_decay=s["weight_decay"],
                         warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
                         eval_every=args.eval_every or 0, seed=s["seed"])

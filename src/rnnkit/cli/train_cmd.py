@@ -17,6 +17,7 @@ from rnnkit.cli.gen_train import add_generation_flags, run_generation_task
 from rnnkit.cli.task_train import add_task_flags, refuse_task_flags, run_task
 from rnnkit.errors import RnnkitError
 from rnnkit.models import ENCODERS, LMConfig
+from rnnkit.models.baselines.transformer import POSITIONAL
 from rnnkit.models.encoders import STATELESS
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.diagnostics import stateless_note
@@ -26,9 +27,10 @@ from rnnkit.train.lm_job import BUILTIN, LMDataConfig, read_run_config, train_lm
 DEFAULTS = dict(
     data=BUILTIN, cell="lstm", embed=128, hidden=256, layers=2, dropout=0.0, tie_weights=False,
     seq_len=128, batch_size=32, steps=2500, lr=6e-3, clip=1.0, warmup=100, weight_decay=0.01,
-    seed=0, val_fraction=0.1, eval_every=250, checkpoint_every=250,
+    seed=0, val_fraction=0.1, eval_every=250, checkpoint_every=250, positional="sinusoidal",
 )
-MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights", "bidirectional")
+MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights", "bidirectional",
+               "positional")
 DATA_FLAGS = ("data", "seq_len", "batch_size", "val_fraction")
 
 
@@ -46,6 +48,9 @@ def add_parser(commands) -> None:
     p.add_argument("--dropout", type=probability, metavar="P", help="dropout rate (0)")
     p.add_argument("--tie-weights", action="store_true", default=None,
                    help="share embedding and output weights (needs --embed == --hidden)")
+    p.add_argument("--positional", choices=POSITIONAL, metavar="KIND",
+                   help="transformer position encoding: sinusoidal (default, any length) or "
+                        "learned (a table of 128 positions)")
     p.add_argument("--bidirectional", action="store_true", default=None,
                    help="refused for a language model (it must be causal)")
     p.add_argument("--seq-len", type=positive_int, metavar="T", help="TBPTT window (128)")
@@ -113,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
                         warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
                         eval_every=s["eval_every"], seed=s["seed"])
     overrides = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
-                     num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"])
+                     num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"],
+                     positional=s["positional"])
     _note_stateless(s["cell"], args.diagnose_every)
     result = train_lm(out, data, None, train, progress=not args.no_progress,
                       model_overrides=overrides, epochs=args.epochs,

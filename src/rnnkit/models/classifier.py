@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
-from rnnkit.models.encoders import build_encoder, check_cell
+from rnnkit.models.encoders import build_encoder, check_cell, positional_options
 from rnnkit.models.pooling import POOLINGS, Pooling
 
 
@@ -42,9 +42,11 @@ class ClassifierConfig:
     bidirectional: bool = True     # D = 2: a backward pass too, outputs concatenated
     dropout: float = 0.0           # on embeddings, between layers and before the head
     pooling: str = "last"          # one of POOLINGS: last, mean, max, attention
+    positional: str = "sinusoidal" # transformer only: "sinusoidal" or "learned" positions
 
     def __post_init__(self) -> None:
         check_cell(self.cell, bidirectional=self.bidirectional)
+        positional_options(self.cell, self.positional)
         for name in ("num_classes", "input_size", "hidden_size", "num_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -70,7 +72,8 @@ class SequenceClassifier(nn.Module):
         self.embed = nn.Embedding(c.vocab_size, c.input_size, padding_idx=0) \
             if c.vocab_size else None
         self.rnn = build_encoder(c.cell, c.input_size, c.hidden_size, c.num_layers,
-                                 dropout=c.dropout, bidirectional=c.bidirectional)
+                                 dropout=c.dropout, bidirectional=c.bidirectional,
+                                 **positional_options(c.cell, c.positional))
         size = self.rnn.output_size
         self.pool = Pooling(c.pooling, size, 2 if c.bidirectional else 1)
         self.drop = nn.Dropout(c.dropout)

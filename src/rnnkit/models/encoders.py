@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from rnnkit.errors import RnnkitError
 from rnnkit.models.baselines import (CNNConfig, CNNEncoder, MLPConfig, MLPEncoder,
                                      TransformerConfig, TransformerEncoder)
+from rnnkit.models.baselines.transformer import POSITIONAL
 from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.layers import StackedRecurrent, build_recurrent
 from rnnkit.nn.mingru import MinGRU
@@ -54,6 +55,24 @@ def check_cell(cell: str, *, bidirectional: bool = False) -> None:
     if bidirectional and cell in ("mlp", "cnn"):
         raise RnnkitError(f"{cell} is causal by construction (it reads a window of past inputs)"
                           " and has no bidirectional form; use transformer, lstm, gru or rnn")
+
+
+def positional_options(cell: str, positional: str) -> dict:
+    """``build_encoder`` options for a model config's ``positional`` field (``--positional``).
+
+    Only the transformer reads positions from an encoding (``sinusoidal`` or ``learned``); a
+    recurrent cell, the window MLP and the causal CNN know order from their structure, so any
+    choice other than the default is refused for them rather than silently ignored.
+    """
+    if positional not in POSITIONAL:
+        raise RnnkitError(f"unknown positional encoding {positional!r}; choose one of "
+                          f"{', '.join(POSITIONAL)}")
+    if cell == "transformer":
+        return {"positional": positional}
+    if positional != POSITIONAL[0]:
+        raise RnnkitError(f"--positional applies to --cell transformer; {cell} knows the order "
+                          "of its inputs from its own structure and has no positional encoding")
+    return {}
 
 
 def build_encoder(cell: str, input_size: int, hidden_size: int, num_layers: int = 1, *,

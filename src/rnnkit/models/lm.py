@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
-from rnnkit.models.encoders import build_encoder, check_cell
+from rnnkit.models.encoders import build_encoder, check_cell, positional_options
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,11 @@ class LMConfig:
     dropout: float = 0.0             # on embeddings, between layers and before the head
     tie_weights: bool = False        # head weight = embedding weight (needs E == H)
     bidirectional: bool = False      # always refused: a language model must be causal
+    positional: str = "sinusoidal"   # transformer only: "sinusoidal" or "learned" positions
 
     def __post_init__(self) -> None:
         check_cell(self.cell)
+        positional_options(self.cell, self.positional)
         for name in ("vocab_size", "embed_size", "hidden_size", "num_layers"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -67,7 +69,8 @@ class LanguageModel(nn.Module):
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.embed_size)
         self.rnn = build_encoder(config.cell, config.embed_size, config.hidden_size,
-                                 config.num_layers, dropout=config.dropout)
+                                 config.num_layers, dropout=config.dropout,
+                                 **positional_options(config.cell, config.positional))
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:

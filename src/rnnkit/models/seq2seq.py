@@ -43,7 +43,7 @@ from rnnkit.data.symbols import BOUNDARY_ID
 from rnnkit.errors import RnnkitError
 from rnnkit.models.attention import KINDS, Attention
 from rnnkit.models.bridge import StateBridge, check_decoder_cell, top_hidden
-from rnnkit.models.encoders import build_encoder, check_cell
+from rnnkit.models.encoders import build_encoder, check_cell, positional_options
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,11 @@ class Seq2SeqConfig:
     attention: str = "multiplicative" # "additive" (Bahdanau) or "multiplicative" (Luong)
     attention_size: int = 128         # A: width of the additive score's hidden layer
     dropout: float = 0.0              # on embeddings, between layers and before the head
+    positional: str = "sinusoidal"    # transformer encoder only: "sinusoidal" or "learned"
 
     def __post_init__(self) -> None:
         check_cell(self.cell, bidirectional=True)
+        positional_options(self.cell, self.positional)
         check_decoder_cell(self.decoder_cell)
         for name in ("source_vocab", "target_vocab", "embed_size", "hidden_size",
                      "decoder_size", "encoder_layers", "decoder_layers", "attention_size"):
@@ -104,7 +106,8 @@ class Seq2Seq(nn.Module):
         self.src_embed = nn.Embedding(c.source_vocab, c.embed_size, padding_idx=0)
         self.tgt_embed = nn.Embedding(c.target_vocab, c.embed_size, padding_idx=0)
         self.encoder = build_encoder(c.cell, c.embed_size, c.hidden_size, c.encoder_layers,
-                                     dropout=c.dropout, bidirectional=True)
+                                     dropout=c.dropout, bidirectional=True,
+                                     **positional_options(c.cell, c.positional))
         M = self.encoder.output_size
         self.bridge = StateBridge(c.decoder_cell, M, c.decoder_size, c.decoder_layers)
         extra = M if c.attention == "additive" else 0          # Bahdanau feeds c_t in

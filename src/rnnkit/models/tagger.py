@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
 from rnnkit.models.char_encoder import CharEncoder
-from rnnkit.models.encoders import build_encoder, check_cell
+from rnnkit.models.encoders import build_encoder, check_cell, positional_options
 
 UNK_ID = 1  # the Vocab's unknown id (rnnkit.data.vocab.UNK)
 
@@ -50,9 +50,11 @@ class TaggerConfig:
     bidirectional: bool = True   # D = 2: read the sentence both ways
     dropout: float = 0.25        # on the token features, between layers and before the head
     word_dropout: float = 0.05   # training only: a word id becomes unknown with this chance
+    positional: str = "sinusoidal"  # transformer only: "sinusoidal" or "learned" positions
 
     def __post_init__(self) -> None:
         check_cell(self.cell, bidirectional=self.bidirectional)
+        positional_options(self.cell, self.positional)
         for name in ("num_tags", "vocab_size", "char_vocab_size", "word_embed", "char_embed",
                      "hidden_size", "num_layers"):
             value = getattr(self, name)
@@ -76,7 +78,8 @@ class Tagger(nn.Module):
             if c.char_hidden else None
         features = c.word_embed + (self.chars.output_size if self.chars else 0)
         self.rnn = build_encoder(c.cell, features, c.hidden_size, c.num_layers,
-                                 dropout=c.dropout, bidirectional=c.bidirectional)
+                                 dropout=c.dropout, bidirectional=c.bidirectional,
+                                 **positional_options(c.cell, c.positional))
         self.drop = nn.Dropout(c.dropout)
         self.head = nn.Linear(self.rnn.output_size, c.num_tags)
 
