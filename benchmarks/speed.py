@@ -15,7 +15,8 @@ import argparse
 
 from rnnkit.bench.extra import keras_rows, ln_lstm_rows                      # noqa: F401
 from rnnkit.bench.speed import (BenchConfig, add_arguments, forward_flops,   # noqa: F401
-                                layer_rows, matmul_peak, run_from_args, streaming_row)
+                                layer_rows, matmul_peak, run_from_args, streaming_row,
+                                workload_shapes)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,7 +25,7 @@ def test_ln_lstm_rows_compare_with_torch_and_the_loop():
 
 def test_bench_command_writes_json(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(speed, "QUICK_CONFIGS", (speed.BenchConfig(2, 3, 3, 4),))
-    monkeypatch.setattr(speed, "matmul_peak", lambda: 1e9)
+    monkeypatch.setattr(speed, "matmul_peak", lambda *a, **k: 1e9)
     out = tmp_path / "rows.json"
     assert main(["bench", "--quick", "--cells", "gru", "--repeats", "1", "--stream-steps", "0",
                  "--json", str(out)]) == 0

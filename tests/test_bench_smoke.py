@@ -25,7 +25,7 @@ def speed():
 
 def test_tiny_run_gives_finite_positive_numbers(speed):
     config = speed.BenchConfig(batch=2, steps=4, inputs=3, hidden=5, layers=2)
-    peak = speed.matmul_peak(size=128, repeats=2)
+    peak = speed.matmul_peak([(128, 128, 128)], repeats=2, warmup_s=0.01)
     rows = speed.layer_rows("gru", config, repeats=1, peak=peak)
     rows.append(speed.streaming_row(speed.BenchConfig(2, 1, 3, 5, layers=2), repeats=1,
                                     steps=50, peak=peak))
@@ -34,3 +34,10 @@ def test_tiny_run_gives_finite_positive_numbers(speed):
         for key in ("rnnkit_tokens_per_s", "reference_tokens_per_s", "ratio", "peak_fraction"):
             assert math.isfinite(row[key]) and row[key] > 0, (key, row)
         assert {"cell", "config", "reference"} <= row.keys()
+
+
+def test_the_peak_probe_takes_the_workloads_own_shapes(speed):
+    configs = [speed.BenchConfig(batch=2, steps=4, inputs=3, hidden=5, layers=2)]
+    shapes = speed.workload_shapes(configs, ["lstm", "gru"])
+    assert (8, 8, 20) in shapes and (8, 10, 20) in shapes and (8, 8, 15) in shapes
+    assert speed.matmul_peak(shapes, repeats=2, warmup_s=0.01) > 0

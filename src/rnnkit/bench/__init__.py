@@ -3,7 +3,8 @@ script over the same code): timing, paired ratios, and the rows of docs/benchmar
 
 from rnnkit.bench.speed import (BenchConfig, add_arguments, calls_per_round, compare,
                                 forward_flops, layer_rows, matmul_peak, paired_times, run,
-                                run_from_args, streaming_row)
+                                run_from_args, streaming_row, workload_shapes)
 
 __all__ = ["BenchConfig", "add_arguments", "calls_per_round", "compare", "forward_flops",
-           "layer_rows", "matmul_peak", "paired_times", "run", "run_from_args", "streaming_row"]
+           "layer_rows", "matmul_peak", "paired_times", "run", "run_from_args", "streaming_row",
+           "workload_shapes"]
