@@ -40,6 +40,23 @@ def test_generate_streams_a_continuation_of_the_prompt(capsys, tiny_run):
     assert again == out
 
 
+def test_generate_ends_at_a_stop_string_without_showing_it(capsys, tiny_run):
+    flags = ["--prompt", "elma", "--length", "300", "--seed", "3", "--temperature", "1.5"]
+    full = run_cli(capsys, "generate", str(tiny_run), *flags)[1].rstrip("\n")
+    generated = full[len("elma"):]
+    stop = generated[20:22]                       # a string the sample really produces
+    first = generated.find(stop)
+    code, out, err = run_cli(capsys, "generate", str(tiny_run), *flags, "--stop", stop,
+                             "--stop", "never-generated")
+    assert code == 0, err
+    assert out == "elma" + generated[:first] + "\n"
+
+
+def test_generate_refuses_an_empty_stop_string(capsys, tiny_run):
+    code, _, err = run_cli(capsys, "generate", str(tiny_run), "--stop", "")
+    assert code == 2 and "stop string must not be empty" in err and "Traceback" not in err
+
+
 def test_evaluate_prints_bits_per_character(capsys, tiny_run, tiny_text):
     code, out, _ = run_cli(capsys, "evaluate", str(tiny_run))
     assert code == 0 and "bits per character" in out

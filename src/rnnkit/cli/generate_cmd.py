@@ -31,7 +31,8 @@ def add_parser(commands) -> None:
                    help="conditional generator: symbols at most; reaching it is marked "
                    "truncated (32)")
     p.add_argument("--stop", action="append", metavar="TEXT",
-                   help="conditional generator: end when the output contains TEXT (repeatable)")
+                   help="end when the generated text contains TEXT, which is not shown "
+                        "(repeatable)")
     p.set_defaults(handler=run)
 
 
@@ -42,5 +43,6 @@ def run(args: argparse.Namespace) -> int:
         raise RnnkitError(f"'{args.run}' is not a conditional generator; --condition applies "
                           "to runs of --task condgen")
     print_sample(args.run, prompt=args.prompt, length=args.length, temperature=args.temperature,
-                 top_k=args.top_k, top_p=args.top_p, seed=args.seed)
+                 top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                 stop=tuple(args.stop or ()))
     return 0

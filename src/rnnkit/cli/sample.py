@@ -7,12 +7,17 @@ import sys
 
 from rnnkit.errors import RnnkitError
 from rnnkit.infer import SamplingConfig, generate_tokens, load
+from rnnkit.infer.stopping import GenerationLimits, StopWatcher
 
 
 def print_sample(run, *, prompt: str, length: int, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None,
-                 seed: int | None = None) -> None:
-    """Print ``prompt`` and then each generated character as soon as it is drawn."""
+                 seed: int | None = None, stop: tuple[str, ...] = ()) -> str | None:
+    """Print ``prompt`` and then each generated character as soon as it is drawn.
+
+    Generation ends after ``length`` characters, or at the first of the ``stop`` strings (not
+    printed; see :mod:`rnnkit.infer.stopping`). Returns the stop string that ended it, or None.
+    """
     model, tokenizer = load(run)
     if not prompt:
         raise RnnkitError("the prompt is empty; give at least one character with --prompt")
@@ -21,9 +26,13 @@ def print_sample(run, *, prompt: str, length: int, temperature: float = 1.0,
         shown = " ".join(repr(c) for c in unknown)
         raise RnnkitError(f"the prompt has characters the model never saw in training: {shown}")
     sampling = SamplingConfig(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    watcher = StopWatcher(GenerationLimits(max_length=length, stop=tuple(stop)).stop)
     out = sys.stdout
     out.write(prompt)
     for token in generate_tokens(model, tokenizer.encode(prompt), length, sampling):
-        out.write(tokenizer.decode([token]))
+        out.write(watcher.feed(tokenizer.decode([token])))
         out.flush()
-    out.write("\n")
+        if watcher.stopped is not None:
+            break
+    out.write(watcher.finish() + "\n")
+    return watcher.stopped
