@@ -171,3 +171,9 @@ def test_console_script_exits_nonzero_without_traceback(tmp_path):
                              str(tmp_path / "missing.txt")], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
+
+
+def test_stop_strings_take_shell_escapes():
+    from rnnkit.cli.args import escaped_text
+    assert escaped_text(r"\n\n") == "\n\n" and escaped_text(r"a\tb\\n") == "a\tb\\n"
+    assert escaped_text("ğş\\q") == "ğş\\q"

@@ -62,3 +62,17 @@ def unit_interval(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
     return value
+
+
+def escaped_text(text: str) -> str:
+    r"""A string whose ``\n``, ``\t`` and ``\\`` mean newline, tab and backslash (as typed in a
+    shell: ``--stop "\n\n"`` stops at a blank line)."""
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in "nt\\":
+            out.append({"n": "\n", "t": "\t", "\\": "\\"}[text[i + 1]])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)

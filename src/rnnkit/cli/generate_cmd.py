@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rnnkit.cli.args import nonnegative_float, nonnegative_int, positive_int, unit_interval
+from rnnkit.cli.args import (escaped_text, nonnegative_float, nonnegative_int, positive_int,
+                             unit_interval)
 from rnnkit.cli.gen_generate import generate_condgen
 from rnnkit.cli.sample import print_sample
 from rnnkit.errors import RnnkitError
@@ -30,9 +31,9 @@ def add_parser(commands) -> None:
     p.add_argument("--max-length", type=positive_int, metavar="N",
                    help="conditional generator: symbols at most; reaching it is marked "
                    "truncated (32)")
-    p.add_argument("--stop", action="append", metavar="TEXT",
-                   help="end when the generated text contains TEXT, which is not shown "
-                        "(repeatable)")
+    p.add_argument("--stop", action="append", metavar="TEXT", type=escaped_text,
+                   help="end when the generated text contains TEXT, which is not shown; "
+                        "\\n is a newline (repeatable)")
     p.set_defaults(handler=run)
 
 
