@@ -16,7 +16,6 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.experiments.common import Budget, Result, SequenceModel, encoder_params, train
-from rnnkit.experiments.plots import line_plot
 from rnnkit.experiments.tasks import TAGS, TreeOrFruitTask
 
 # (label, cell, bidirectional, options)
@@ -60,7 +59,7 @@ def run(budget: Budget, out_dir: Path, command: str) -> Result:
     is_bi = {label: bi for label, _, bi, _ in RUNS}
     uni = {k: v for k, v in first_word.items() if not is_bi[k]}
     bid = {k: v for k, v in first_word.items() if is_bi[k]}
-    findings = [f"On the ambiguous first word, left-to-right taggers score "
+    findings = ["On the ambiguous first word, left-to-right taggers score "
                 + ", ".join(f"{k} {v:.0%}" for k, v in uni.items())
                 + " (a coin toss is 50%); bidirectional ones "
                 + ", ".join(f"{k} {v:.0%}" for k, v in bid.items()) + ".",

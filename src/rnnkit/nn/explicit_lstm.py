@@ -157,7 +157,7 @@ class ExplicitLSTM(torch.autograd.Function):
         c_out = outputs_view(cs, reverse)
         read, write = offsets(reverse)
         gh, gc = dhs.unbind(0), dcs.unbind(0)
-        gh_rows, gc_rows = dhs[:, :, None].unbind(0), dcs[:, :, None].unbind(0)   # (B, 1, H)
+        gc_rows = dcs[:, :, None].unbind(0)                                       # (B, 1, H)
         product = RecurrentProduct(w_hh.t(), B)          # dh_{t-1} += m * (da_t @ W_hh)
         scratch = dy.new_empty(B, H)
         per_step = (12 + (28 if layer_norm else 0)) * B * H * gates.element_size()

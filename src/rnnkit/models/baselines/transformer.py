@@ -35,7 +35,6 @@ Two ways to run over a stream:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
