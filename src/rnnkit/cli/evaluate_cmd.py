@@ -9,9 +9,9 @@ from rnnkit.data import eval_windows, read_text
 from rnnkit.cli.task_evaluate import run_task_evaluation
 from rnnkit.errors import RnnkitError
 from rnnkit.infer import load
-from rnnkit.train.lm_job import lm_loss, read_corpus, read_run_config, split_text
+from rnnkit.train.lm_job import (describe, lm_loss, read_corpus, read_run_config,
+                                 read_test_text, split_text)
 from rnnkit.train.loop import evaluate_loss
-from rnnkit.train.metrics import LN2
 
 
 def add_parser(commands) -> None:
@@ -23,6 +23,9 @@ def add_parser(commands) -> None:
                             "matrix PNG, on its test split or a --data file of the same format).")
     p.add_argument("run", metavar="RUN", help="run folder written by rnnkit train")
     p.add_argument("--data", metavar="FILE", help="data to score instead (same format)")
+    p.add_argument("--split", choices=("validation", "test"), default="validation",
+                   help="language model on a built-in text: which held-out part (test: "
+                        "builtin:ptb only)")
     p.add_argument("--seq-len", type=int, default=256, metavar="T", help=argparse.SUPPRESS)
     p.set_defaults(handler=run)
 
@@ -32,23 +35,30 @@ def run(args: argparse.Namespace) -> int:
     if config["task"] in ("classify", "tag"):
         return run_task_evaluation(args)
     model, tokenizer = load(args.run)
+    level = config["data"].get("level", "char")
+    unit = "characters" if level == "char" else "words"
     if args.data is not None:
         text = read_text(args.data)
         where = args.data
+    elif args.split == "test":
+        text = read_test_text(config["data"]["data"])
+        if text is None:
+            raise RnnkitError(f"{config['data']['data']} has no test part; --split test applies "
+                              "to builtin:ptb (give --data FILE to score other text)")
+        where = "test split"
     else:
         full, val_start = read_corpus(config["data"]["data"])
         text = split_text(full, val_start, config["data"]["val_fraction"])[1]
         where = "validation split"
-    unknown = tokenizer.unknown_chars(text)
+    unknown = tokenizer.unknown_symbols(text)
     if unknown:
-        count = sum(text.count(c) for c in unknown)
-        print(f"rnnkit: warning: {count} characters ({len(unknown)} distinct) are not in the "
-              "vocabulary and count as the unknown symbol", file=sys.stderr)
+        print(f"rnnkit: warning: {len(unknown)} distinct {unit} are not in the vocabulary and "
+              "count as the unknown symbol", file=sys.stderr)
     ids = tokenizer.encode(text)
     if len(ids) < 2:
-        raise RnnkitError(f"'{where}' is too short to evaluate (needs at least 2 characters)")
+        raise RnnkitError(f"'{where}' is too short to evaluate (needs at least 2 {unit})")
     lanes = max(1, min(8, (len(ids) - 1) // args.seq_len))
     result = evaluate_loss(model, lm_loss, eval_windows(ids, lanes, args.seq_len))
-    print(f"{where}: {result['loss'] / LN2:.4f} bits per character "
-          f"({result['tokens']:,} characters, loss {result['loss']:.4f} nats)")
+    print(f"{where}: {describe(result['loss'], level)} "
+          f"({result['tokens']:,} {unit}, loss {result['loss']:.4f} nats)")
     return 0

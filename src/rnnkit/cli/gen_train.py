@@ -30,7 +30,7 @@ DEFAULTS = {
                     lr=3e-3, clip=1.0, warmup=100, weight_decay=0.01, seed=0, epochs=5.0),
 }
 FOREIGN = ("tie_weights", "seq_len", "resume", "checkpoint_every", "pooling", "unidirectional",
-           "class_weights", "char_hidden", "word_dropout", "frame", "level")
+           "class_weights", "char_hidden", "word_dropout", "frame", "level", "max_vocab")
 
 
 def add_generation_flags(p: argparse.ArgumentParser) -> None:

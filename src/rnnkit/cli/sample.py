@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from rnnkit.errors import RnnkitError
+from rnnkit.data import CharTokenizer
 from rnnkit.infer import SamplingConfig, generate_tokens, load
 from rnnkit.infer.stopping import GenerationLimits, StopWatcher
 
@@ -21,16 +22,21 @@ def print_sample(run, *, prompt: str, length: int, temperature: float = 1.0,
     model, tokenizer = load(run)
     if not prompt:
         raise RnnkitError("the prompt is empty; give at least one character with --prompt")
-    unknown = tokenizer.unknown_chars(prompt)
+    unknown = tokenizer.unknown_symbols(prompt)
     if unknown:
         shown = " ".join(repr(c) for c in unknown)
-        raise RnnkitError(f"the prompt has characters the model never saw in training: {shown}")
+        if isinstance(tokenizer, CharTokenizer):
+            raise RnnkitError(f"the prompt has characters the model never saw in training: "
+                              f"{shown}")
+        print(f"rnnkit: note: words outside the vocabulary are read as <unk>: {shown}",
+              file=sys.stderr)
     sampling = SamplingConfig(temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     watcher = StopWatcher(GenerationLimits(max_length=length, stop=tuple(stop)).stop)
     out = sys.stdout
-    out.write(prompt)
+    word_gap = not isinstance(tokenizer, CharTokenizer) and not prompt[-1].isspace()
+    out.write(prompt + (" " if word_gap else ""))
     for token in generate_tokens(model, tokenizer.encode(prompt), length, sampling):
-        out.write(watcher.feed(tokenizer.decode([token])))
+        out.write(watcher.feed(tokenizer.piece(token)))
         out.flush()
         if watcher.stopped is not None:
             break

@@ -4,11 +4,10 @@ and the run that uses them (the language model keeps ``train_cmd``'s own path)."
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from pathlib import Path
 
-from rnnkit.cli.args import positive_float, positive_int, probability
+from rnnkit.cli.args import positive_int, probability
 from rnnkit.errors import RnnkitError
 from rnnkit.models.pooling import POOLINGS
 from rnnkit.train.config import TrainConfig
@@ -20,7 +19,7 @@ from rnnkit.train.task_job import train_task
 DEFAULTS = dict(cell="lstm", embed=64, hidden=128, layers=1, dropout=0.2, batch_size=32,
                 lr=3e-3, clip=1.0, warmup=50, weight_decay=0.01, seed=0, val_fraction=0.1,
                 pooling="last", char_hidden=32, epochs=10.0)
-LM_ONLY = ("tie_weights", "seq_len", "resume", "checkpoint_every")
+LM_ONLY = ("tie_weights", "seq_len", "resume", "checkpoint_every", "max_vocab")
 
 
 def add_task_flags(p: argparse.ArgumentParser) -> None:
@@ -36,7 +35,10 @@ def add_task_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--test-data", metavar="FILE", help="test on this file (same format)")
     g.add_argument("--test-fraction", type=probability, metavar="F",
                    help="held out for test when the data has no split (0.2)")
-    g.add_argument("--level", choices=("word", "char"), help="text tokens (word)")
+    g.add_argument("--level", choices=("word", "char"),
+                   help="text tokens: classify and tag read words by default; the language "
+                        "model reads characters (words: whitespace-separated, <eos> at line "
+                        "breaks; builtin:ptb is word-level)")
     g.add_argument("--max-len", type=positive_int, metavar="T",
                    help="steps kept per sequence; longer ones are cut, with a warning (256)")
     g.add_argument("--frame", type=positive_int, metavar="K",
@@ -52,7 +54,7 @@ def add_task_flags(p: argparse.ArgumentParser) -> None:
                    help="tagger: chance a training word becomes unknown (0.05)")
 
 
-TASK_ONLY = ("text_column", "label_column", "encoding", "test_data", "test_fraction", "level",
+TASK_ONLY = ("text_column", "label_column", "encoding", "test_data", "test_fraction",
              "max_len", "frame", "pooling", "unidirectional", "class_weights", "char_hidden",
              "word_dropout")
 

@@ -21,7 +21,8 @@ from rnnkit.models.baselines.transformer import POSITIONAL
 from rnnkit.models.encoders import STATELESS
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.diagnostics import stateless_note
-from rnnkit.train.lm_job import BUILTIN, LMDataConfig, read_run_config, train_lm
+from rnnkit.train.lm_job import (BUILTIN, PTB, LMDataConfig, describe, read_run_config,
+                                 train_lm)
 
 # The main job's recipe: a 2-layer LSTM over characters, truncated BPTT, ~7 minutes on 2 cores.
 DEFAULTS = dict(
@@ -31,7 +32,7 @@ DEFAULTS = dict(
 )
 MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights", "bidirectional",
                "positional")
-DATA_FLAGS = ("data", "seq_len", "batch_size", "val_fraction")
+DATA_FLAGS = ("data", "seq_len", "batch_size", "val_fraction", "level", "max_vocab")
 
 
 def add_parser(commands) -> None:
@@ -40,6 +41,8 @@ def add_parser(commands) -> None:
                             "truncated BPTT. With no arguments: a 2-layer LSTM on the built-in "
                             "Shakespeare text.", argument_default=None)
     p.add_argument("--data", metavar="FILE", help=f"UTF-8 text file (default: {BUILTIN})")
+    p.add_argument("--max-vocab", type=positive_int, metavar="N",
+                   help="word level: keep the N most frequent words, the rest become <unk>")
     p.add_argument("--cell", choices=ENCODERS, metavar="CELL",
                    help=f"sequence encoder: {', '.join(ENCODERS)} (lstm)")
     p.add_argument("--embed", type=positive_int, metavar="N", help=f"embedding width ({DEFAULTS['embed']})")
@@ -112,8 +115,10 @@ def run(args: argparse.Namespace) -> int:
     if out.is_dir() and any(out.iterdir()) and not args.overwrite:
         raise RnnkitError(f"run folder '{out}' already exists; use --resume {out} to continue "
                           "it or --overwrite to replace it")
+    level = args.level or ("word" if s["data"] == PTB else "char")
     data = LMDataConfig(s["data"], s["seq_len"], s["batch_size"], s["val_fraction"],
-                        checkpoint_every=s["checkpoint_every"])
+                        checkpoint_every=s["checkpoint_every"], level=level,
+                        max_vocab=args.max_vocab or 0)
     train = TrainConfig(steps=s["steps"], lr=s["lr"], weight_decay=s["weight_decay"],
                         warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
                         eval_every=s["eval_every"], seed=s["seed"])
@@ -157,10 +162,14 @@ def _note_stateless(cell: str, diagnose_every: int | None) -> None:
 
 def _report(result) -> int:
     minutes, seconds = divmod(result.seconds, 60)
-    print(f"validation: {result.val_bpc:.3f} bits per character "
+    print(f"validation: {describe(result.val_loss, result.level)} "
           f"(loss {result.val_loss:.4f} nats) after {result.steps} steps; "
           f"{int(minutes)} min {seconds:.0f} s, {result.tokens_per_s:,.0f} tokens/s")
+    if result.test_loss is not None:
+        print(f"test: {describe(result.test_loss, result.level)} "
+              f"(loss {result.test_loss:.4f} nats)")
     print(f"run folder: {result.run_dir}")
     print("sample:")
-    print_sample(result.run_dir, prompt="\n", length=300, temperature=0.8, seed=0)
-    return 0 if math.isfinite(result.val_bpc) else 2
+    print_sample(result.run_dir, prompt="\n", length=300 if result.level == "char" else 60,
+                 temperature=0.8, seed=0)
+    return 0 if math.isfinite(result.val_loss) else 2

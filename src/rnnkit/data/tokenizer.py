@@ -127,14 +127,27 @@ class CharTokenizer:
     @classmethod
     def load(cls, path: str | os.PathLike) -> CharTokenizer:
         """Read a file written by :meth:`save`; RnnkitError if missing, not JSON or wrong shape."""
-        path = Path(path)
-        if not path.is_file():
-            raise RnnkitError(f"tokenizer file '{path}' does not exist")
-        try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise RnnkitError(f"tokenizer file '{path}' is corrupt: {e}") from None
-        try:
-            return cls.from_dict(d)
-        except RnnkitError as e:
-            raise RnnkitError(f"tokenizer file '{path}': {e}") from None
+        return read_tokenizer_file(path, cls.from_dict)
+
+    def piece(self, token: int) -> str:
+        """One id as streamed text: its character."""
+        return self.decode([token])
+
+    def unknown_symbols(self, text: str) -> list[str]:
+        """The tokenizer-independent name of :meth:`unknown_chars`."""
+        return self.unknown_chars(text)
+
+
+def read_tokenizer_file(path: str | os.PathLike, from_dict):
+    """``from_dict`` of the JSON in ``path``, with one-line errors naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RnnkitError(f"tokenizer file '{path}' does not exist")
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RnnkitError(f"tokenizer file '{path}' is corrupt: {e}") from None
+    try:
+        return from_dict(d)
+    except RnnkitError as e:
+        raise RnnkitError(f"tokenizer file '{path}': {e}") from None

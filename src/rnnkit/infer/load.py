@@ -17,7 +17,7 @@ from pathlib import Path
 
 from torch import nn
 
-from rnnkit.data import CharTokenizer
+from rnnkit.data.tokenizers import Tokenizer, tokenizer_from_dict
 from rnnkit.data.codec import Codec, codec_from_dict
 from rnnkit.errors import RnnkitError
 from rnnkit.models import LanguageModel, LMConfig
@@ -26,7 +26,7 @@ from rnnkit.train.task_job import model_from_config
 from rnnkit.infer.generator_load import GENERATORS, generator_from_meta
 
 
-def _build(meta: dict, where: Path) -> tuple[nn.Module, CharTokenizer | Codec]:
+def _build(meta: dict, where: Path) -> tuple[nn.Module, Tokenizer | Codec]:
     task = meta.get("task")
     if task in ("classify", "tag"):
         return model_from_config(task, meta["model"]), codec_from_dict(meta["codec"])
@@ -39,10 +39,10 @@ def _build(meta: dict, where: Path) -> tuple[nn.Module, CharTokenizer | Codec]:
     except (TypeError, KeyError) as e:
         raise RnnkitError(f"'{where}' has a model config this version does not know ({e})") \
             from None
-    return LanguageModel(config), CharTokenizer.from_dict(meta["tokenizer"])
+    return LanguageModel(config), tokenizer_from_dict(meta["tokenizer"])
 
 
-def load(run: str | Path, *, device: str = "cpu") -> tuple[nn.Module, CharTokenizer | Codec]:
+def load(run: str | Path, *, device: str = "cpu") -> tuple[nn.Module, Tokenizer | Codec]:
     """The trained model (in eval mode, on ``device``) and its tokenizer (language model) or
     codec (classifier, tagger) from a run folder."""
     run_dir = Path(run)

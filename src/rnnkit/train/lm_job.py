@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit.data import CharTokenizer, StreamBatcher, eval_windows, read_text
+from rnnkit.data import StreamBatcher, eval_windows, read_text
+from rnnkit.data.datasets.ptb import PTB_NAME, ptb_texts
+from rnnkit.data.tokenizers import LEVELS, build_tokenizer, load_tokenizer
 from rnnkit.data.corpus import DEFAULT_CORPUS_NAME, HELD_OUT_START, default_corpus
 from rnnkit.data.text import atomic_write
 from rnnkit.errors import RnnkitError
@@ -38,10 +41,11 @@ from rnnkit.train.checkpoint import (load_model_weights, load_trainer_state, par
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.diagnostics import FLOW_FILE, GradientProbe
 from rnnkit.train.diagnostics_plot import write_report
-from rnnkit.train.loop import Trainer, bpc_postfix, evaluate_loss
+from rnnkit.train.loop import Trainer, bpc_postfix, evaluate_loss, ppl_postfix
 from rnnkit.train.metrics import LN2, MetricsLog, plot_learning_curve, read_metrics
 
 BUILTIN = f"builtin:{DEFAULT_CORPUS_NAME}"
+PTB = f"builtin:{PTB_NAME}"
 CONFIG_FILE = "config.json"
 TOKENIZER_FILE = "tokenizer.json"
 METRICS_FILE = "metrics.jsonl"
@@ -58,16 +62,33 @@ class LMDataConfig:
     val_fraction: float = 0.1    # tail held out for validation (files; the corpus holds a play)
     eval_batch_size: int = 8     # lanes for validation: fewer lanes, fewer cold starts
     checkpoint_every: int = 500  # steps between checkpoints (and one at the end)
+    level: str = "char"          # tokens: "char" (any text) or "word" (builtin:ptb is word)
+    max_vocab: int = 0           # word level: keep the most frequent words (0: all)
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise RnnkitError(f"unknown level {self.level!r}; choose one of {', '.join(LEVELS)}")
+        if self.data == PTB and self.level != "word":
+            raise RnnkitError(f"{PTB} is word-level data (Penn Treebank); drop --level char")
 
 
 def read_corpus(data: str) -> tuple[str, int]:
     """The text and the character offset where its validation tail starts."""
     if data == BUILTIN:
         return default_corpus(), HELD_OUT_START
+    if data == PTB:
+        parts = ptb_texts()
+        return parts["train"] + parts["valid"], len(parts["train"])
     if data.startswith("builtin:"):
-        raise RnnkitError(f"unknown built-in text {data!r}; the built-in text is {BUILTIN}")
+        raise RnnkitError(f"unknown built-in text {data!r}; the built-in texts are {BUILTIN} "
+                          f"and {PTB} (words)")
     text = read_text(data)
     return text, len(text)  # the caller applies val_fraction
+
+
+def read_test_text(data: str) -> str | None:
+    """The test part of a built-in text that has one (``builtin:ptb``), else None."""
+    return ptb_texts()["test"] if data == PTB else None
 
 
 def split_text(text: str, val_start: int, val_fraction: float) -> tuple[str, str]:
@@ -110,14 +131,33 @@ def read_run_config(run_dir: str | Path) -> dict:
     return config
 
 
+def lm_figures(loss: float, level: str) -> dict:
+    """A mean loss in nats as the level's figure: bits per character, or word perplexity."""
+    if level == "char":
+        return {"bpc": loss / LN2}
+    return {"ppl": math.exp(min(loss, 700.0))}
+
+
+def describe(loss: float, level: str) -> str:
+    """``2.355 bits per character`` or ``108.3 perplexity`` (one line, for the CLI)."""
+    figure = lm_figures(loss, level)
+    return f"{figure['bpc']:.3f} bits per character" if level == "char" \
+        else f"perplexity {figure['ppl']:.1f}"
+
+
 @dataclass
 class LMResult:
     run_dir: Path
     val_loss: float
-    val_bpc: float
     steps: int
     seconds: float
     tokens_per_s: float
+    level: str = "char"
+    test_loss: float | None = None    # builtin:ptb: the test part, scored once at the end
+
+    @property
+    def val_bpc(self) -> float:
+        return self.val_loss / LN2
 
 
 def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | None,
@@ -135,13 +175,13 @@ def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | N
     text, val_start = read_corpus(data.data)
     train_text, val_text = split_text(text, val_start, data.val_fraction)
     if resume:
-        tokenizer = CharTokenizer.load(run_dir / TOKENIZER_FILE)
+        tokenizer = load_tokenizer(run_dir / TOKENIZER_FILE)
         saved = read_run_config(run_dir)
         if saved.get("data_sha256") != _sha256(text):
             raise RnnkitError(f"the data {data.data!r} has changed since the run started; "
                               "resume needs the same text")
     else:
-        tokenizer = CharTokenizer.from_text(train_text)
+        tokenizer = build_tokenizer(data.level, train_text, data.max_vocab)
     if model_config is None:
         model_config = LMConfig(vocab_size=tokenizer.vocab_size, **(model_overrides or {}))
 
@@ -179,7 +219,8 @@ def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | N
                         meta)
         if (run_dir / METRICS_FILE).is_file():
             plot_learning_curve(read_metrics(run_dir / METRICS_FILE), run_dir / CURVE_FILE,
-                                bpc=True, title=f"{model_config.cell} language model")
+                                bpc=data.level == "char",
+                                title=f"{model_config.cell} {data.level}-level language model")
 
     def on_step(metrics: dict) -> None:
         if trainer.step % data.checkpoint_every == 0 and not metrics["skipped"]:
@@ -187,7 +228,7 @@ def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | N
 
     def evaluate() -> dict:
         result = evaluate_loss(model, lm_loss, eval_windows(val_ids, eval_lanes, data.seq_len))
-        return {**result, "bpc": result["loss"] / LN2}
+        return {**result, **lm_figures(result["loss"], data.level)}
 
     log = MetricsLog(run_dir / METRICS_FILE)
     probe = None
@@ -198,7 +239,8 @@ def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | N
     start, first_step = time.perf_counter(), trainer.step
     try:
         last = trainer.fit(batcher, evaluate=evaluate, on_step=on_step, log=log,
-                           postfix=bpc_postfix, progress=progress, probe=probe)
+                           postfix=bpc_postfix if data.level == "char" else ppl_postfix,
+                           progress=progress, probe=probe)
     except KeyboardInterrupt:
         if params_finite(model) and trainer.step > first_step:
             checkpoint()
@@ -210,5 +252,13 @@ def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | N
     if probe is not None and (run_dir / FLOW_FILE).is_file():
         write_report(run_dir, cell=model_config.cell, title=f"{model_config.cell} language model")
     tokens = (trainer.step - first_step) * data.batch_size * data.seq_len
-    return LMResult(run_dir, last["loss"], last["bpc"], trainer.step, seconds,
-                    tokens / max(seconds, 1e-9))
+    test_text = read_test_text(data.data)
+    test_loss = None
+    if test_text is not None:
+        test_ids = tokenizer.encode(test_text)
+        test_loss = evaluate_loss(model, lm_loss, eval_windows(test_ids, eval_lanes,
+                                                               data.seq_len))["loss"]
+        log.write({"kind": "test", "step": trainer.step, "loss": test_loss,
+                   **lm_figures(test_loss, data.level)})
+    return LMResult(run_dir, last["loss"], trainer.step, seconds, tokens / max(seconds, 1e-9),
+                    data.level, test_loss)

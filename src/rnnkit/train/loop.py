@@ -135,16 +135,23 @@ def loss_postfix(train: dict, evaluation: dict | None) -> dict[str, str]:
     return fields
 
 
-def bpc_postfix(train: dict, evaluation: dict | None) -> dict[str, str]:
-    """Progress-bar fields for a character LM: loss, bits per character (loss / ln 2), tokens/s."""
-    fields = {
-        "loss": f"{train['loss_avg']:.3f}",
-        "bpc": f"{train['loss_avg'] / LN2:.3f}",
-        "tok/s": f"{train['tokens_per_s']:,.0f}",
-    }
-    if evaluation is not None:
-        fields["val_bpc"] = f"{evaluation['loss'] / LN2:.3f}"
-    return fields
+def figure_postfix(name: str, figure: Callable[[float], str]):
+    """Progress-bar fields of a language model: loss, ``name`` (``figure`` of the smoothed loss
+    in nats), tokens/s, and ``val_<name>`` of the last validation loss."""
+
+    def postfix(train: dict, evaluation: dict | None) -> dict[str, str]:
+        fields = {"loss": f"{train['loss_avg']:.3f}", name: figure(train["loss_avg"]),
+                  "tok/s": f"{train['tokens_per_s']:,.0f}"}
+        if evaluation is not None:
+            fields[f"val_{name}"] = figure(evaluation["loss"])
+        return fields
+
+    return postfix
+
+
+# a character LM's bits per character (loss / ln 2); a word LM's perplexity (exp loss)
+bpc_postfix = figure_postfix("bpc", lambda loss: f"{loss / LN2:.3f}")
+ppl_postfix = figure_postfix("ppl", lambda loss: f"{math.exp(min(loss, 50.0)):.1f}")
 
 
 class Trainer:
