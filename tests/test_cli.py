@@ -177,3 +177,11 @@ def test_stop_strings_take_shell_escapes():
     from rnnkit.cli.args import escaped_text
     assert escaped_text(r"\n\n") == "\n\n" and escaped_text(r"a\tb\\n") == "a\tb\\n"
     assert escaped_text("ğş\\q") == "ğş\\q"
+
+
+def test_the_built_in_corpus_reports_the_unseen_play_as_its_test(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "train", "--out", str(tmp_path / "run"), *TINY_FLAGS)
+    assert code == 0, err
+    assert "test (The Merchant of Venice, a play training never sees):" in out
+    code, out, _ = run_cli(capsys, "evaluate", str(tmp_path / "run"), "--split", "test")
+    assert code == 0 and out.startswith("test split:") and "bits per character" in out

@@ -9,7 +9,8 @@ Usage (from the repository root):
 Reads the Project Gutenberg plays in `shksprdata/texts/*_gut.txt`, strips any Gutenberg
 header/footer and licence text, normalises whitespace and concatenates whole plays, in the
 fixed order below, until the text reaches about TARGET_CHARS. The held-out play goes last,
-so the tail the trainer takes as its validation split is a play it never trains on.
+whole: the language model's test text, which it never trains on (``HELD_OUT_START`` in
+``rnnkit.data.corpus``); the last VALID_FRACTION of the training plays is its validation tail.
 
 Writes `src/rnnkit/data/corpus/shakespeare.txt.gz` (gzip with mtime=0, so the bytes are
 reproducible) and `PROVENANCE.md` beside it.
@@ -24,16 +25,15 @@ from pathlib import Path
 
 TARGET_CHARS = 1_100_000        # aim for about 1.1 MB of text
 MIN_CHARS, MAX_CHARS = 1_000_000, 1_250_000
-VALID_FRACTION = 0.10           # the trainer validates on this tail fraction of the text
+VALID_FRACTION = 0.10           # the trainer validates on this tail of the training plays
 
 # Files in the texts folder that are poems, not plays.
 POEMS = ["lovers_complaint", "passionate_pilgrim", "phoenix_and_the_turtle",
          "rape_of_lucrece", "sonnets"]
 # Plays whose text in this sdist is incomplete.
 INCOMPLETE = {"cymbeline": "Acts III and IV are missing: ACT II jumps to ACT FIFTH"}
-# The play put last, whole, to hold the validation tail: its ~11% share of the text covers
-# the trainer's last 10% (its opening ~1% falls in the training split), and its cast and
-# story appear in none of the training plays.
+# The play put last, whole, as the test text: its cast and story appear in none of the
+# training plays.
 HELD_OUT = "merchant_of_venice"
 
 # Gutenberg boilerplate. Each pattern marks where the play text starts (keep what follows)
@@ -100,15 +100,16 @@ def choose_plays(texts_dir: Path) -> list[tuple[str, str]]:
 def provenance(plays: list[tuple[str, str]], text: str, gz_bytes: int, metadata: Path) -> str:
     sources = configparser.ConfigParser(interpolation=None)
     sources.read(metadata, encoding="utf-8")             # per-file Gutenberg URLs
-    valid_start = int(len(text) * (1 - VALID_FRACTION))
-    if len(text) - len(plays[-1][1]) > valid_start:     # the held-out play starts after it
-        raise SystemExit(f"the validation tail starts before {HELD_OUT}: pick a longer one")
+    held_out_start = len(text) - len(plays[-1][1])
+    valid_start = int(held_out_start * (1 - VALID_FRACTION))
     rows, offset = [], 0
     for i, (name, play) in enumerate(plays):
         end = offset + len(play)
-        role = "validation tail" if end > valid_start else "train"
+        role = "train"
         if offset < valid_start < end:
-            role = f"train for its first {valid_start - offset:,} chars, then validation tail"
+            role = f"train for its first {valid_start - offset:,} chars, then validation"
+        if name == HELD_OUT:
+            role = "held out: test"
         url = sources.get(f"{name}_gut", "url", fallback="?")
         rows.append(f"| {i + 1} | `{name}_gut.txt` | {play.splitlines()[0]} | {url} "
                     f"| {len(play):,} | {offset:,} | {role} |")
@@ -158,8 +159,12 @@ Regenerate (from the repository root, after downloading and untarring the sdist 
 
 - Characters: {len(text):,}, {len(text.encode("utf-8")):,} bytes of UTF-8
   (ASCII only: {text.isascii()}), {text.count(chr(10)):,} lines; gzip: {gz_bytes:,} bytes.
-- The trainer's last {VALID_FRACTION:.0%} starts at character {valid_start:,}, inside
-  `{HELD_OUT}`, which is not otherwise in the file.
+- Test text: the whole of `{HELD_OUT}`, from character {held_out_start:,}
+  (`HELD_OUT_START` in `rnnkit.data.corpus`) to the end: {len(text) - held_out_start:,}
+  characters, {(len(text) - held_out_start) / len(text):.0%} of the text. Training never sees it.
+- Validation: the last {VALID_FRACTION:.0%} of the training plays, characters {valid_start:,} to
+  {held_out_start:,} (the protocol of the usual "hold out the tail" figures; the validation play's
+  earlier acts are in training).
 - Distinct characters: {len(chars)}, as a Python string: ``{"".join(chars)!r}``
 - sha256 of the uncompressed UTF-8 text: `{digest}`
 """

@@ -24,8 +24,8 @@ def add_parser(commands) -> None:
     p.add_argument("run", metavar="RUN", help="run folder written by rnnkit train")
     p.add_argument("--data", metavar="FILE", help="data to score instead (same format)")
     p.add_argument("--split", choices=("validation", "test"), default="validation",
-                   help="language model on a built-in text: which held-out part (test: "
-                        "builtin:ptb only)")
+                   help="language model on a built-in text: its validation tail or its test "
+                        "part (the unseen play of builtin:shakespeare, PTB's test set)")
     p.add_argument("--seq-len", type=int, default=256, metavar="T", help=argparse.SUPPRESS)
     p.set_defaults(handler=run)
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         text = read_test_text(config["data"]["data"])
         if text is None:
             raise RnnkitError(f"{config['data']['data']} has no test part; --split test applies "
-                              "to builtin:ptb (give --data FILE to score other text)")
+                              "to the built-in texts (give --data FILE to score other text)")
         where = "test split"
     else:
         full, val_start = read_corpus(config["data"]["data"])

@@ -21,8 +21,8 @@ from rnnkit.models.baselines.transformer import POSITIONAL
 from rnnkit.models.encoders import STATELESS
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.diagnostics import stateless_note
-from rnnkit.train.lm_job import (BUILTIN, PTB, LMDataConfig, describe, read_run_config,
-                                 train_lm)
+from rnnkit.train.lm_job import (BUILTIN, PTB, TEST_NAMES, LMDataConfig, describe,
+                                 read_run_config, train_lm)
 
 # The main job's recipe: a 2-layer LSTM over characters, truncated BPTT, ~7 minutes on 2 cores.
 DEFAULTS = dict(
@@ -166,7 +166,7 @@ def _report(result) -> int:
           f"(loss {result.val_loss:.4f} nats) after {result.steps} steps; "
           f"{int(minutes)} min {seconds:.0f} s, {result.tokens_per_s:,.0f} tokens/s")
     if result.test_loss is not None:
-        print(f"test: {describe(result.test_loss, result.level)} "
+        print(f"test ({TEST_NAMES[result.data]}): {describe(result.test_loss, result.level)} "
               f"(loss {result.test_loss:.4f} nats)")
     print(f"run folder: {result.run_dir}")
     print("sample:")

