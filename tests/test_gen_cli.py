@@ -112,3 +112,27 @@ def test_transformer_seq2seq_refuses_recurrent_decoder_flags(capsys, tmp_path):
                            "--data", str(pairs), "--attention", "additive",
                            "--out", str(tmp_path / "r"), *TINY)
     assert_one_line_error(code, err, "--attention", "transformer decoder")
+
+
+def test_evaluate_rescores_a_seq2seq_test_part_greedy_and_with_beam(capsys,
+                                                                    transformer_s2s_run):
+    import json
+    run = transformer_s2s_run
+    trained = json.loads((run / "evaluation.json").read_text(encoding="utf-8"))["test"]
+    code, out, err = run_cli(capsys, "evaluate", str(run))
+    assert code == 0, err
+    again = json.loads((run / "evaluation_greedy.json").read_text(encoding="utf-8"))["test"]
+    assert again["wer"] == trained["wer"] and again["per"] == trained["per"]
+    assert f"WER {100 * trained['wer']:.2f}%" in out and "greedy" in out
+    code, out, err = run_cli(capsys, "evaluate", str(run), "--beam", "3")
+    assert code == 0 and "beam 3" in out, err
+    assert (run / "evaluation_beam3.json").is_file()
+    code, _, err = run_cli(capsys, "evaluate", str(run), "--beam", "0")
+    assert_one_line_error(code, err, "beam size must be a positive integer")
+    code, _, err = run_cli(capsys, "evaluate", str(run), "--data", "x.tsv")
+    assert_one_line_error(code, err, "own test part")
+
+
+def test_beam_is_refused_for_a_language_model(capsys, tiny_run):
+    code, _, err = run_cli(capsys, "evaluate", str(tiny_run), "--beam", "3")
+    assert_one_line_error(code, err, "--beam applies to seq2seq runs")

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from rnnkit.data import eval_windows, read_text
+from rnnkit.cli.seq2seq_evaluate import run_seq2seq_evaluation
 from rnnkit.cli.task_evaluate import run_task_evaluation
 from rnnkit.errors import RnnkitError
 from rnnkit.infer import load
@@ -15,14 +16,18 @@ from rnnkit.train.loop import evaluate_loss
 
 
 def add_parser(commands) -> None:
-    p = commands.add_parser("evaluate", help="bits per character, or accuracy and macro-F1, "
-                            "of a trained run",
-                            description="Evaluate a language model (bits per character on the "
-                            "run's validation split, or on a whole --data file) or a classifier "
-                            "or tagger (accuracy, macro-F1, per-class table and a confusion "
-                            "matrix PNG, on its test split or a --data file of the same format).")
+    p = commands.add_parser("evaluate", help="bits per character or perplexity, accuracy and "
+                            "macro-F1, or WER/BLEU of a trained run",
+                            description="Evaluate a language model (bits per character or word "
+                            "perplexity on the run's validation or test split, or on a whole "
+                            "--data file), a classifier or tagger (accuracy, macro-F1, per-class "
+                            "table and a confusion matrix PNG, on its test split or a --data file "
+                            "of the same format), or a seq2seq run (WER/PER, BLEU/chrF for text, "
+                            "on its test split, greedy or --beam K).")
     p.add_argument("run", metavar="RUN", help="run folder written by rnnkit train")
     p.add_argument("--data", metavar="FILE", help="data to score instead (same format)")
+    p.add_argument("--beam", type=int, metavar="K",
+                   help="seq2seq: score the test part with beam search of width K (greedy: 1)")
     p.add_argument("--split", choices=("validation", "test"), default="validation",
                    help="language model on a built-in text: its validation tail or its test "
                         "part (the unseen play of builtin:shakespeare, PTB's test set)")
@@ -34,6 +39,14 @@ def run(args: argparse.Namespace) -> int:
     config = read_run_config(args.run)
     if config["task"] in ("classify", "tag"):
         return run_task_evaluation(args)
+    if config["task"] == "seq2seq":
+        return run_seq2seq_evaluation(args)
+    if args.beam is not None:
+        raise RnnkitError("--beam applies to seq2seq runs")
+    if config["task"] != "lm":
+        raise RnnkitError(f"'{args.run}' is a {config['task']!r} run; rnnkit evaluate scores "
+                          "language models, classifiers, taggers and seq2seq runs (a "
+                          "conditional generator's figures are in its evaluation.json)")
     model, tokenizer = load(args.run)
     level = config["data"].get("level", "char")
     unit = "characters" if level == "char" else "words"

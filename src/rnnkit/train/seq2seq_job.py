@@ -30,7 +30,7 @@ from rnnkit.data.padded import PaddedBatches
 from rnnkit.data.symbols import BOUNDARY_ID, SymbolCodec
 from rnnkit.errors import RnnkitError
 from rnnkit.models.seq2seq import Seq2Seq
-from rnnkit.models.seq2seq_search import greedy_decode
+from rnnkit.models.seq2seq_search import beam_search, greedy_decode
 from rnnkit.models.transformer_seq2seq import TransformerSeq2Seq, build_seq2seq
 from rnnkit.train.checkpoint import save_checkpoint
 from rnnkit.train.condgen_job import seq_loss
@@ -73,16 +73,26 @@ def pack(codec_src: SymbolCodec, codec_tgt: SymbolCodec, split: Split):
     return inputs, targets
 
 
-def score(model: Seq2Seq | TransformerSeq2Seq, codecs, split: Split, max_length: int, *, batch: int = 256,
-          bleu: bool = False) -> dict:
-    """Greedy outputs of ``split`` scored: WER/PER, and BLEU/chrF when ``bleu``."""
+def decode_all(model: Seq2Seq | TransformerSeq2Seq, sources: list[list[int]], max_length: int,
+               *, beam: int = 1, batch: int = 256) -> list:
+    """The best hypothesis per source: batched greedy decoding, or beam search (one source at
+    a time) when ``beam`` > 1."""
+    if beam > 1:
+        return [beam_search(model, s, beam=beam, max_length=max_length)[0] for s in sources]
+    return [h for i in range(0, len(sources), batch)
+            for h in greedy_decode(model, sources[i: i + batch], max_length=max_length)]
+
+
+def score(model: Seq2Seq | TransformerSeq2Seq, codecs, split: Split, max_length: int, *,
+          batch: int = 256, bleu: bool = False, beam: int = 1) -> dict:
+    """Outputs of ``split`` (greedy, or beam search of width ``beam``) scored: WER/PER, and
+    BLEU/chrF when ``bleu``."""
     src_codec, tgt_codec = codecs
     outputs, truncated = [], 0
-    for i in range(0, len(split), batch):
-        sources = [src_codec.encode(s) for s in split.inputs[i: i + batch]]
-        for h in greedy_decode(model, sources, max_length=max_length):
-            outputs.append(tgt_codec.decode(h.ids))
-            truncated += h.truncated
+    sources = [src_codec.encode(s) for s in split.inputs]
+    for h in decode_all(model, sources, max_length, beam=beam, batch=batch):
+        outputs.append(tgt_codec.decode(h.ids))
+        truncated += h.truncated
     refs = [[tgt_codec.split(r) for r in rs] for rs in split.targets]
     result = {**error_rates(outputs, refs), "truncated": truncated}
     if bleu:
