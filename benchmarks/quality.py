@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import dtw_1nn, most_frequent_tag, tfidf_logreg  # noqa: E402
+from generation_quality import GENERATION  # noqa: E402
+from results_rows import KEYS, row  # noqa: E402
 
 from rnnkit.errors import RnnkitError  # noqa: E402
 from rnnkit.train.classification_metrics import classification_report  # noqa: E402
@@ -38,8 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "docs" / "results.json"
 RESULTS_MD = ROOT / "docs" / "results.md"
 TIMES_JSON = ROOT / "docs" / "results_wall_time.json"
-KEYS = ("task", "dataset", "split", "metric", "value", "baseline", "baseline_value",
-        "published_value", "command")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,13 +96,6 @@ def train_and_evaluate(task: str, recipe: Recipe) -> tuple[dict, float, int]:
     print(f"{task}: {result.parameters:,} parameters, {result.steps} steps, test accuracy "
           f"{report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, {seconds:.0f} s")
     return report, seconds, result.parameters
-
-
-def row(task, dataset, split, metric, value, baseline, baseline_value, published=None) -> dict:
-    return {"task": task, "dataset": dataset, "split": split, "metric": metric,
-            "value": round(float(value), 4), "baseline": baseline,
-            "baseline_value": None if baseline_value is None else round(float(baseline_value), 4),
-            "published_value": published, "command": f"python benchmarks/quality.py {task}"}
 
 
 def classification_rows(task: str) -> tuple[list[dict], float]:
@@ -192,46 +184,6 @@ def bidir_rows() -> tuple[list[dict], float]:
 
 
 # Generators (issue 4): trained through the CLI's own jobs, scored on their test parts.
-GENERATION = ("namesgen", "g2p")
-
-
-def generation_rows(task: str) -> tuple[list[dict], float]:
-    from rnnkit.infer import load
-    from rnnkit.infer.condgen_eval import evaluate_condgen
-    from rnnkit.train.condgen_job import CondGenDataConfig, train_condgen
-    from rnnkit.train.seq2seq_job import Seq2SeqDataConfig, train_seq2seq
-    run = ROOT / "runs" / "quality" / task
-    start = time.perf_counter()
-    if task == "namesgen":
-        train = TrainConfig(steps=1, lr=3e-3, warmup_steps=50, eval_every=0, log_every=20)
-        data = CondGenDataConfig(data="builtin:names", batch_size=64)
-        train_condgen(run, data, dict(cell="lstm", embed_size=32, hidden_size=256,
-                                      dropout=0.1), train, epochs=30, progress=False)
-        model, codec = load(run)
-        classifier = ROOT / "runs" / "quality" / "names"
-        f = evaluate_condgen(run, model, codec,
-                             classifier=classifier if classifier.is_dir() else None)
-        seconds = time.perf_counter() - start
-        split = read_task_dataset(TaskDataConfig(data="builtin:names")).split
-        novel = f"{100 * f['novel']:.1f}% of them new"
-        return [row(task, "builtin:names (generate a first name given its locale), test NLL",
-                    split, "bpc", f["test_nll"] / math.log(2), "-", None),
-                row(task, f"builtin:names, 1,400 samples at T=1 ({novel}), classified as the "
-                    "asked locale", split, "accuracy", f["agreement"],
-                    f"same classifier on real test names ({f['classifier']})",
-                    f["classifier_test_accuracy"])], seconds
-    train = TrainConfig(steps=5000, lr=3e-3, warmup_steps=100, eval_every=1000, log_every=20)
-    result = train_seq2seq(run, Seq2SeqDataConfig(data="builtin:cmudict"),
-                           dict(cell="lstm", hidden_size=128, decoder_size=256, dropout=0.1),
-                           train, progress=False)
-    seconds = time.perf_counter() - start
-    split = result.test["split"] if "split" in result.test else "seeded 90/10 split of words"
-    return [row(task, "builtin:cmudict (G2P, greedy)", split, "wer", result.test["wer"],
-                "-", None, 0.2355),
-            row(task, "builtin:cmudict (G2P, greedy)", split, "per", result.test["per"],
-                "-", None)], seconds
-
-
 def write_results(task: str, rows: list[dict], seconds: float) -> None:
     for r in rows:
         assert tuple(r) == KEYS, r
@@ -277,7 +229,7 @@ def write_markdown(rows: list[dict], times: dict) -> None:
         wall = times.get(r["task"])
         lines.append(f"| {r['task']} | {r['dataset']} | {r['split']} | {r['metric']} | "
                      f"{_fmt(r, 'value')} | {r['baseline']} | {_fmt(r, 'baseline_value')} | "
-                     f"{_pct(r['published_value'])} | "
+                     f"{_fmt(r, 'published_value')} | "
                      f"{'-' if wall is None else f'{wall} s'} | `{r['command']}` |")
     lines += ["", "Recipes (model sizes, epochs, seeds) are in `benchmarks/quality.py`; data",
               "sets, their packages and licences in `rnnkit datasets`.", ""]
@@ -295,7 +247,7 @@ def main(argv=None) -> int:
             if task == "bidir":
                 rows, seconds = bidir_rows()
             elif task in GENERATION:
-                rows, seconds = generation_rows(task)
+                rows, seconds = GENERATION[task]()
             elif RECIPES[task].data.task == "tag":
                 rows, seconds = tagging_rows(task)
             else:

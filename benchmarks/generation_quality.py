@@ -1,0 +1,129 @@
+"""The generation rows of docs/results.json (``python benchmarks/quality.py TASK``):
+
+- ``namesgen``: first names given a locale (one-to-many), NLL, new names, classifier agreement;
+- ``g2p``: grapheme-to-phoneme on CMUdict, WER and PER (greedy and beam 5);
+- ``translate``: English -> Turkish software messages (gettext catalogues), BLEU and chrF,
+  against copying the English source unchanged;
+- ``ptb``: word-level LSTM language model on Penn Treebank, test perplexity (the recipe of
+  ``configs/ptb_word_lm.json``).
+
+Each function trains into ``runs/quality/TASK`` and returns ``(rows, seconds)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+from results_rows import row
+
+from rnnkit.train.config import TrainConfig
+from rnnkit.train.task_data import TaskDataConfig, read_task_dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = ROOT / "runs" / "quality"
+PTB_CONFIG = ROOT / "configs" / "ptb_word_lm.json"
+G2P_EPOCHS = 7           # passes over CMUdict's 113k training words
+TRANSLATE_EPOCHS = 4     # passes over the 32k training messages
+
+
+def namesgen_rows() -> tuple[list[dict], float]:
+    from rnnkit.infer import load
+    from rnnkit.infer.condgen_eval import evaluate_condgen
+    from rnnkit.train.condgen_job import CondGenDataConfig, train_condgen
+    run, start = RUNS / "namesgen", time.perf_counter()
+    train = TrainConfig(steps=1, lr=3e-3, warmup_steps=50, eval_every=0, log_every=20)
+    data = CondGenDataConfig(data="builtin:names", batch_size=64)
+    train_condgen(run, data, dict(cell="lstm", embed_size=32, hidden_size=256, dropout=0.1),
+                  train, epochs=30, progress=False)
+    model, codec = load(run)
+    classifier = RUNS / "names"
+    f = evaluate_condgen(run, model, codec, classifier=classifier if classifier.is_dir() else None)
+    seconds = time.perf_counter() - start
+    split = read_task_dataset(TaskDataConfig(data="builtin:names")).split
+    novel = f"{100 * f['novel']:.1f}% of them new"
+    return [row("namesgen", "builtin:names (generate a first name given its locale), test NLL",
+                split, "bpc", f["test_nll"] / math.log(2), "-", None),
+            row("namesgen", f"builtin:names, 1,400 samples at T=1 ({novel}), classified as the "
+                "asked locale", split, "accuracy", f["agreement"],
+                f"same classifier on real test names ({f['classifier']})",
+                f["classifier_test_accuracy"])], seconds
+
+
+def _seq2seq(task: str, data, model: dict, train: TrainConfig, epochs: float, beam: int):
+    """Train a seq2seq run, then score its test part again with beam search."""
+    from rnnkit.infer import load
+    from rnnkit.train.seq2seq_job import TARGET_LEVEL, prepare, score, train_seq2seq
+    run = RUNS / task
+    result = train_seq2seq(run, data, model, train, epochs=epochs, progress=False)
+    net, codecs = load(run)
+    beamed = score(net, codecs, prepare(data)[3], data.max_length, beam=beam,
+                   bleu=TARGET_LEVEL.get(data.data) is None)
+    split = json.loads((run / "config.json").read_text(encoding="utf-8"))["split"]
+    print(f"{task}: {result.summary}; beam {beam}: WER {100 * beamed['wer']:.2f}%")
+    return result, beamed, split
+
+
+def g2p_rows() -> tuple[list[dict], float]:
+    from rnnkit.train.seq2seq_job import Seq2SeqDataConfig
+    start = time.perf_counter()
+    train = TrainConfig(steps=1, lr=4e-3, warmup_steps=200, eval_every=0, log_every=50)
+    data = Seq2SeqDataConfig(data="builtin:cmudict", batch_size=128, val_fraction=0.0)
+    model = dict(cell="lstm", embed_size=64, hidden_size=192, decoder_size=384, dropout=0.1)
+    greedy, beamed, split = _seq2seq("g2p", data, model, train, epochs=G2P_EPOCHS, beam=5)
+    seconds = time.perf_counter() - start
+    name = "builtin:cmudict (G2P, bi-LSTM encoder, attention decoder"
+    return [row("g2p", f"{name}, greedy)", split, "wer", greedy.test["wer"], "-", None, 0.2355),
+            row("g2p", f"{name}, beam 5)", split, "wer", beamed["wer"], "-", None, 0.2355),
+            row("g2p", f"{name}, beam 5)", split, "per", beamed["per"], "-", None)], seconds
+
+
+
+def translate_rows() -> tuple[list[dict], float]:
+    import sacrebleu
+    from rnnkit.train.seq2seq_job import Seq2SeqDataConfig, prepare
+    start = time.perf_counter()
+    train = TrainConfig(steps=1, lr=3e-3, warmup_steps=200, eval_every=0, log_every=50)
+    data = Seq2SeqDataConfig(data="builtin:gettext-tr", batch_size=64, val_fraction=0.0,
+                             max_length=100)
+    model = dict(cell="lstm", embed_size=64, hidden_size=192, decoder_size=384, dropout=0.1)
+    greedy, beamed, split = _seq2seq("translate", data, model, train, epochs=TRANSLATE_EPOCHS,
+                                     beam=4)
+    seconds = time.perf_counter() - start
+    test = prepare(data)[3]
+    refs = [[rs[0] for rs in test.targets]]
+    copy_bleu = sacrebleu.corpus_bleu(list(test.inputs), refs).score
+    copy_chrf = sacrebleu.corpus_chrf(list(test.inputs), refs).score
+    name = "builtin:gettext-tr (English -> Turkish messages, character seq2seq, beam 4)"
+    copy = "the English source copied unchanged"
+    return [row("translate", name, split, "bleu", beamed["bleu"] / 100, copy, copy_bleu / 100),
+            row("translate", name, split, "chrf", beamed["chrf"] / 100, copy, copy_chrf / 100)
+            ], seconds
+
+
+
+def ptb_rows() -> tuple[list[dict], float]:
+    from rnnkit.train.lm_job import PTB, LMDataConfig, train_lm
+    recipe = json.loads(PTB_CONFIG.read_text(encoding="utf-8"))
+    m, t = recipe["model"], recipe["train"]
+    start = time.perf_counter()
+    data = LMDataConfig(PTB, t["seq_len"], t["batch_size"], level="word",
+                        checkpoint_every=1000)
+    train = TrainConfig(steps=t["steps"], lr=t["lr"], warmup_steps=t["warmup_steps"],
+                        clip_norm=t["clip_norm"], weight_decay=t["weight_decay"],
+                        eval_every=t["eval_every"], log_every=50)
+    result = train_lm(RUNS / "ptb", data, None, train, progress=False, model_overrides=m)
+    seconds = time.perf_counter() - start
+    name = (f"builtin:ptb (word LM, {m['num_layers']}x{m['hidden_size']} LSTM, tied, dropout "
+            f"{m['dropout']}; {result.seconds / 60:.0f} min of training, 1 thread)")
+    split = "Mikolov's train/valid/test (929k/74k/82k tokens with <eos>)"
+    print(f"ptb: validation perplexity {math.exp(result.val_loss):.1f}, test "
+          f"{math.exp(result.test_loss):.1f}, {result.seconds / 60:.1f} min")
+    return [row("ptb", name, split, "perplexity", math.exp(result.test_loss),
+                "Zaremba et al. 2014 small 2x200 LSTM (published)", 114.5)], seconds
+
+
+GENERATION = {"namesgen": namesgen_rows, "g2p": g2p_rows, "translate": translate_rows,
+              "ptb": ptb_rows}
