@@ -61,10 +61,12 @@ from rnnkit.nn.ln_lstm import LN_EPS
 
 
 def normalise(v: Tensor) -> tuple[Tensor, Tensor]:
-    """(N(v), 1/sqrt(var + eps)) over the last dimension: (..., n) -> (..., n), (..., 1)."""
-    var, mean = torch.var_mean(v, dim=-1, keepdim=True, correction=0)
-    rstd = (var + LN_EPS).rsqrt()
-    return (v - mean) * rstd, rstd
+    """(N(v), 1/sqrt(var + eps)) over the last dimension: (..., n) -> (..., n), (..., 1).
+
+    ``torch.native_layer_norm`` without affine parameters: one fused kernel (``var_mean`` and
+    the arithmetic after it took about 4x as long here)."""
+    normed, _, rstd = torch.native_layer_norm(v, (v.shape[-1],), None, None, LN_EPS)
+    return normed, rstd
 
 
 def projector(normed: Tensor) -> Tensor:
