@@ -136,3 +136,11 @@ def test_evaluate_rescores_a_seq2seq_test_part_greedy_and_with_beam(capsys,
 def test_beam_is_refused_for_a_language_model(capsys, tiny_run):
     code, _, err = run_cli(capsys, "evaluate", str(tiny_run), "--beam", "3")
     assert_one_line_error(code, err, "--beam applies to seq2seq runs")
+
+
+@pytest.mark.parametrize("task", ["lm", "classify"])
+def test_seq2seq_flags_are_refused_by_other_tasks(capsys, tmp_path, tiny_text, task):
+    code, _, err = run_cli(capsys, "train", "--task", task, "--data", str(tiny_text),
+                           "--attention", "additive", "--max-test", "5",
+                           "--out", str(tmp_path / "r"))
+    assert_one_line_error(code, err, "--attention, --max-test apply to --task seq2seq")

@@ -58,6 +58,19 @@ def add_generation_flags(p: argparse.ArgumentParser) -> None:
                    "(default: a character n-gram logistic regression)")
 
 
+GENERATOR_ONLY = ("decoder_cell", "decoder_hidden", "decoder_layers", "attention",
+                  "scheduled_sampling", "max_train", "max_test", "classifier")
+
+
+def refuse_generation_flags(args: argparse.Namespace, task: str) -> None:
+    """One line when a seq2seq/condgen flag is given to another task (never silently ignored)."""
+    given = [f"--{n.replace('_', '-')}" for n in GENERATOR_ONLY
+             if getattr(args, n, None) is not None]
+    if given:
+        what = "the language model" if task == "lm" else f"--task {task}"
+        raise RnnkitError(f"{', '.join(given)} apply to --task seq2seq or condgen, not {what}")
+
+
 def _setting(args, defaults: dict, name: str):
     value = getattr(args, name, None)
     return defaults[name] if value is None else value

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from rnnkit.cli.args import positive_int, probability
+from rnnkit.cli.gen_train import refuse_generation_flags
 from rnnkit.errors import RnnkitError
 from rnnkit.models.pooling import POOLINGS
 from rnnkit.train.config import TrainConfig
@@ -77,6 +78,7 @@ def run_task(args: argparse.Namespace) -> int:
     given = [f"--{n.replace('_', '-')}" for n in LM_ONLY if getattr(args, n, None)]
     if given:
         raise RnnkitError(f"{', '.join(given)} apply to --task lm only")
+    refuse_generation_flags(args, args.task)
     if args.bidirectional and args.unidirectional:
         raise RnnkitError("--bidirectional and --unidirectional contradict each other")
     s = {k: _setting(args, k) for k in DEFAULTS}

@@ -13,7 +13,8 @@ from rnnkit.cli.args import (nonnegative_float, nonnegative_int, positive_float,
                              probability)
 from rnnkit.cli.sample import print_sample
 from rnnkit.cli.gen_train import TASKS as GENERATION_TASKS
-from rnnkit.cli.gen_train import add_generation_flags, run_generation_task
+from rnnkit.cli.gen_train import (add_generation_flags, refuse_generation_flags,
+                                  run_generation_task)
 from rnnkit.cli.task_train import add_task_flags, refuse_task_flags, run_task
 from rnnkit.errors import RnnkitError
 from rnnkit.models import ENCODERS, LMConfig
@@ -102,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if args.task != "lm":
         return run_task(args)
     refuse_task_flags(args)
+    refuse_generation_flags(args, "lm")
     if args.resume is not None:
         return _resume(args)
     s = _settings(args)
