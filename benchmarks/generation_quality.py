@@ -25,8 +25,8 @@ from rnnkit.train.task_data import TaskDataConfig, read_task_dataset
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "runs" / "quality"
 PTB_CONFIG = ROOT / "configs" / "ptb_word_lm.json"
-G2P_EPOCHS = 7           # passes over CMUdict's 113k training words
-TRANSLATE_EPOCHS = 4     # passes over the 32k training messages
+G2P_EPOCHS = 20          # passes over CMUdict's 113k training words
+TRANSLATE_EPOCHS = 5     # passes over the 32k training messages
 
 
 def namesgen_rows() -> tuple[list[dict], float]:
