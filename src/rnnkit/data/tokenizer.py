@@ -108,10 +108,7 @@ class CharTokenizer:
     @classmethod
     def from_dict(cls, d: object) -> CharTokenizer:
         """Inverse of :meth:`to_dict`; RnnkitError if ``d`` does not have that shape."""
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise RnnkitError(f"not an rnnkit character tokenizer (expected format '{FORMAT}')")
-        if d.get("version") != VERSION:
-            raise RnnkitError(f"tokenizer version {d.get('version')!r} is not supported")
+        check_saved(d, FORMAT, VERSION, "character tokenizer")
         if d.get("unk") != UNK:
             raise RnnkitError(f"tokenizer unknown symbol {d.get('unk')!r} is not U+FFFD")
         chars = d.get("chars")
@@ -136,6 +133,14 @@ class CharTokenizer:
     def unknown_symbols(self, text: str) -> list[str]:
         """The tokenizer-independent name of :meth:`unknown_chars`."""
         return self.unknown_chars(text)
+
+
+def check_saved(d: object, fmt: str, version: int, what: str) -> None:
+    """RnnkitError unless ``d`` is a dict saved in format ``fmt`` at ``version``."""
+    if not isinstance(d, dict) or d.get("format") != fmt:
+        raise RnnkitError(f"not an rnnkit {what} (expected format '{fmt}')")
+    if d.get("version") != version:
+        raise RnnkitError(f"{what} version {d.get('version')!r} is not supported")
 
 
 def read_tokenizer_file(path: str | os.PathLike, from_dict):

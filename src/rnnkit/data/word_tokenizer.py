@@ -27,6 +27,7 @@ from typing import Iterable
 import torch
 
 from rnnkit.data.text import atomic_write
+from rnnkit.data.tokenizer import check_saved
 from rnnkit.errors import RnnkitError
 
 UNK_WORD, EOS = "<unk>", "<eos>"
@@ -113,10 +114,7 @@ class WordTokenizer:
 
     @classmethod
     def from_dict(cls, d: object) -> WordTokenizer:
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise RnnkitError(f"not an rnnkit word tokenizer (expected format '{FORMAT}')")
-        if d.get("version") != VERSION:
-            raise RnnkitError(f"word tokenizer version {d.get('version')!r} is not supported")
+        check_saved(d, FORMAT, VERSION, "word tokenizer")
         words = d.get("words")
         if not isinstance(words, list) or len(words) < 2:
             raise RnnkitError("word tokenizer 'words' must be a list of words")
