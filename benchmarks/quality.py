@@ -208,6 +208,8 @@ def _fmt(r: dict, key: str) -> str:
     """A rate as a percentage; bits per character or perplexity as a number."""
     if r["metric"] in ("bpc", "perplexity") and r[key] is not None:
         return f"{r[key]:.4f}"
+    if r["metric"] in ("bleu", "chrf") and r[key] is not None:   # stored / 100, shown 0-100
+        return f"{100 * r[key]:.2f}"
     return _pct(r[key])
 
 
