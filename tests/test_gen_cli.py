@@ -144,3 +144,11 @@ def test_seq2seq_flags_are_refused_by_other_tasks(capsys, tmp_path, tiny_text, t
                            "--attention", "additive", "--max-test", "5",
                            "--out", str(tmp_path / "r"))
     assert_one_line_error(code, err, "--attention, --max-test apply to --task seq2seq")
+
+
+def test_evaluate_scores_a_conditional_generator_again(capsys, condgen_run):
+    code, out, err = run_cli(capsys, "evaluate", str(condgen_run))
+    assert code == 0, err
+    assert out.startswith("test NLL ") and "% new" in out
+    code, _, err = run_cli(capsys, "evaluate", str(condgen_run), "--data", "x.csv")
+    assert_one_line_error(code, err, "own test part")

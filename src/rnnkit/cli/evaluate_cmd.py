@@ -22,8 +22,9 @@ def add_parser(commands) -> None:
                             "perplexity on the run's validation or test split, or on a whole "
                             "--data file), a classifier or tagger (accuracy, macro-F1, per-class "
                             "table and a confusion matrix PNG, on its test split or a --data file "
-                            "of the same format), or a seq2seq run (WER/PER, BLEU/chrF for text, "
-                            "on its test split, greedy or --beam K).")
+                            "of the same format), a seq2seq run (WER/PER, BLEU/chrF for text, "
+                            "on its test split, greedy or --beam K), or a conditional generator "
+                            "(test NLL, new samples, classifier agreement).")
     p.add_argument("run", metavar="RUN", help="run folder written by rnnkit train")
     p.add_argument("--data", metavar="FILE", help="data to score instead (same format)")
     p.add_argument("--beam", type=int, metavar="K",
@@ -35,6 +36,18 @@ def add_parser(commands) -> None:
     p.set_defaults(handler=run)
 
 
+def run_condgen_evaluation(args: argparse.Namespace) -> int:
+    """A conditional generator's test NLL, new-name share and classifier agreement, again."""
+    from rnnkit.cli.gen_train import condgen_summary
+    from rnnkit.infer.condgen_eval import evaluate_condgen
+    if args.data is not None:
+        raise RnnkitError("a conditional generator is scored on its own test part; --data "
+                          "applies to language models, classifiers and taggers")
+    net, codec = load(args.run)
+    print(condgen_summary(evaluate_condgen(args.run, net, codec)))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     config = read_run_config(args.run)
     if config["task"] in ("classify", "tag"):
@@ -43,10 +56,11 @@ def run(args: argparse.Namespace) -> int:
         return run_seq2seq_evaluation(args)
     if args.beam is not None:
         raise RnnkitError("--beam applies to seq2seq runs")
+    if config["task"] == "condgen":
+        return run_condgen_evaluation(args)
     if config["task"] != "lm":
-        raise RnnkitError(f"'{args.run}' is a {config['task']!r} run; rnnkit evaluate scores "
-                          "language models, classifiers, taggers and seq2seq runs (a "
-                          "conditional generator's figures are in its evaluation.json)")
+        raise RnnkitError(f"'{args.run}' is a {config['task']!r} run, which rnnkit evaluate "
+                          "does not know")
     model, tokenizer = load(args.run)
     level = config["data"].get("level", "char")
     unit = "characters" if level == "char" else "words"

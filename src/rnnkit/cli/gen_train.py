@@ -130,14 +130,19 @@ def _condgen(args, s: dict, out: Path, train: TrainConfig) -> int:
     figures = evaluate_condgen(out, net, codec, classifier=args.classifier)
     from rnnkit.train.task_job import write_json
     write_json(out / "evaluation.json", figures)
+    print(condgen_summary(figures))
+    return 0
+
+
+def condgen_summary(figures: dict) -> str:
+    """A conditional generator's test figures in one line."""
     line = (f"test NLL {figures['test_nll']:.4f} nats per symbol; {figures['samples']} "
             f"samples: {100 * figures['novel']:.1f}% new")
     if figures["agreement"] is not None:
         line += (f", {100 * figures['agreement']:.1f}% classified as the asked condition "
                  f"({figures['classifier']}; on real test names "
                  f"{100 * figures['classifier_test_accuracy']:.1f}%)")
-    print(line)
-    return 0
+    return line
 
 
 def _seq2seq(args, s: dict, out: Path, train: TrainConfig) -> int:
