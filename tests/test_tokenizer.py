@@ -94,3 +94,11 @@ def test_load_wrong_shape(tmp_path, payload):
     path.write_text(json.dumps(payload))
     with pytest.raises(RnnkitError, match="tok.json"):
         CharTokenizer.load(path)
+
+
+def test_piece_streams_what_decode_gives_and_refuses_foreign_ids():
+    tok = CharTokenizer.from_text("elma kırmızıdır")
+    ids = range(tok.vocab_size)
+    assert "".join(tok.piece(i) for i in ids) == tok.decode(ids)
+    with pytest.raises(RnnkitError, match="outside the vocabulary"):
+        tok.piece(tok.vocab_size)

@@ -10,7 +10,8 @@ from pathlib import Path
 from rnnkit.errors import RnnkitError
 from rnnkit.infer import load
 from rnnkit.train.lm_job import read_run_config
-from rnnkit.train.seq2seq_job import TARGET_LEVEL, Seq2SeqDataConfig, prepare, score
+from rnnkit.train.seq2seq_job import (TARGET_LEVEL, Seq2SeqDataConfig, prepare, score,
+                                     summary_line)
 from rnnkit.train.task_job import write_json
 
 
@@ -33,9 +34,5 @@ def run_seq2seq_evaluation(args: argparse.Namespace) -> int:
     decoding = "greedy" if beam == 1 else f"beam {beam}"
     write_json(Path(args.run) / f"evaluation_{decoding.replace(' ', '')}.json",
                {"split": config.get("split"), "decoding": decoding, "test": figures})
-    line = (f"test ({figures['words']:,} sources, {decoding}): WER {100 * figures['wer']:.2f}%, "
-            f"PER {100 * figures['per']:.2f}%")
-    if "bleu" in figures:
-        line += f", BLEU {figures['bleu']:.2f}, chrF {figures['chrf']:.2f}"
-    print(line + f"; {figures['truncated']} truncated")
+    print(summary_line(figures, decoding) + f"; {figures['truncated']} truncated")
     return 0

@@ -127,8 +127,11 @@ class CharTokenizer:
         return read_tokenizer_file(path, cls.from_dict)
 
     def piece(self, token: int) -> str:
-        """One id as streamed text: its character."""
-        return self.decode([token])
+        """One id as streamed text: its character (id 0: UNK)."""
+        if not 0 <= token < self.vocab_size:
+            raise RnnkitError(f"token id {token} is outside the vocabulary "
+                              f"(0..{self.vocab_size - 1})")
+        return self.chars[token - 1] if token else UNK
 
     def unknown_symbols(self, text: str) -> list[str]:
         """The tokenizer-independent name of :meth:`unknown_chars`."""

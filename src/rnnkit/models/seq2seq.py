@@ -80,6 +80,16 @@ class Seq2SeqConfig:
             raise RnnkitError(f"dropout must be in [0, 1), got {self.dropout!r}")
 
 
+def trim_source(source: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Right-padded ids (B, S') -> (ids cut to the longest row (B, S), lengths (B,), mask (B, S)
+    True at real positions); one-line error for an empty row."""
+    lengths = (source != 0).sum(-1)                                         # (B,)
+    if int(lengths.min()) < 1:
+        raise RnnkitError("a source sequence is empty")
+    source = source[:, : int(lengths.max())]
+    return source, lengths, source != 0
+
+
 @dataclass
 class Encoded:
     """A source, encoded once and read by every decoder step."""
@@ -122,11 +132,7 @@ class Seq2Seq(nn.Module):
     # -- encoder ---------------------------------------------------------------------------------
     def encode(self, source: Tensor) -> Encoded:
         """source (B, S) ids, right-padded with 0, every row non-empty -> Encoded."""
-        lengths = (source != 0).sum(-1)                                     # (B,)
-        if int(lengths.min()) < 1:
-            raise RnnkitError("a source sequence is empty")
-        source = source[:, : int(lengths.max())]
-        mask = source != 0                                                   # (B, S)
+        source, lengths, mask = trim_source(source)
         memory, _ = self.encoder(self.drop(self.src_embed(source)), None, lengths=lengths)
         memory = memory * mask[..., None]                                    # (B, S, M)
         mean = memory.sum(1) / lengths[:, None].to(memory.dtype)             # (B, M)

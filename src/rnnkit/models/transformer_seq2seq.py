@@ -46,7 +46,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.baselines.transformer import (Block, TransformerConfig, init_gpt2,
                                                  position_vectors)
 from rnnkit.models.encoders import build_encoder
-from rnnkit.models.seq2seq import Encoded, Seq2Seq, Seq2SeqConfig
+from rnnkit.models.seq2seq import Encoded, Seq2Seq, Seq2SeqConfig, trim_source
 
 
 @dataclass(frozen=True)
@@ -160,11 +160,7 @@ class TransformerSeq2Seq(nn.Module):
         """source (B, S) ids, right-padded with 0, every row non-empty -> Encoded: memory
         (B, S, d), keys (B, S, L_dec, 2d) each decoder layer's cross-attention keys|values,
         mask (B, S), state the empty self-attention cache (L_dec, B, 2, nh, 0, hs)."""
-        lengths = (source != 0).sum(-1)                                     # (B,)
-        if int(lengths.min()) < 1:
-            raise RnnkitError("a source sequence is empty")
-        source = source[:, : int(lengths.max())]
-        mask = source != 0                                                   # (B, S)
+        source, lengths, mask = trim_source(source)
         memory, _ = self.encoder(self.drop(self.src_embed(source)), None, lengths=lengths)
         keys = torch.stack([block.kv_x(memory) for block in self.blocks], 2)  # (B, S, L, 2d)
         c = self.config

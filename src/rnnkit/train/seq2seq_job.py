@@ -109,6 +109,15 @@ def score(model: Seq2Seq | TransformerSeq2Seq, codecs, split: Split, max_length:
     return result
 
 
+def summary_line(figures: dict, decoding: str) -> str:
+    """The test figures of :func:`score` in one line."""
+    line = (f"test ({figures['words']:,} sources, {decoding}): WER {100 * figures['wer']:.2f}%, "
+            f"PER {100 * figures['per']:.2f}%")
+    if "bleu" in figures:
+        line += f", BLEU {figures['bleu']:.2f}, chrF {figures['chrf']:.2f}"
+    return line
+
+
 def inverse_sigmoid(step: int, k: float) -> float:
     """Bengio et al. 2015: the chance of feeding the truth at update ``step``."""
     return k / (k + math.exp(min(step / k, 700.0)))
@@ -206,9 +215,5 @@ def train_seq2seq(run_dir: str | Path, data_config: Seq2SeqDataConfig, model_ove
     figures["seconds"] = time.perf_counter() - start_test
     write_json(run_dir / "evaluation.json", {"split": dataset.split, "test": figures,
                                              "train_seconds": seconds})
-    line = f"test ({figures['words']:,} sources, greedy): WER {100 * figures['wer']:.2f}%, " \
-           f"PER {100 * figures['per']:.2f}%"
-    if "bleu" in figures:
-        line += f", BLEU {figures['bleu']:.2f}, chrF {figures['chrf']:.2f}"
-    return Seq2SeqResult(run_dir, line, figures, trainer.step, seconds,
+    return Seq2SeqResult(run_dir, summary_line(figures, "greedy"), figures, trainer.step, seconds,
                          sum(p.numel() for p in model.parameters()))
