@@ -152,3 +152,15 @@ def test_evaluate_scores_a_conditional_generator_again(capsys, condgen_run):
     assert out.startswith("test NLL ") and "% new" in out
     code, _, err = run_cli(capsys, "evaluate", str(condgen_run), "--data", "x.csv")
     assert_one_line_error(code, err, "own test part")
+
+
+def test_seq2seq_takes_a_causal_cnn_encoder(capsys, tmp_path):
+    pairs = tmp_path / "reverse.tsv"
+    words = [a + b + c for a in "abc" for b in "abc" for c in "abc"]
+    pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in words), encoding="utf-8")
+    code, out, err = run_cli(capsys, "train", "--task", "seq2seq", "--cell", "cnn", "--data",
+                             str(pairs), "--out", str(tmp_path / "run"), "--hidden", "8",
+                             "--embed", "8", "--steps", "2", "--no-progress")
+    assert code == 0 and "WER" in out, err
+    code, _, err = run_cli(capsys, "predict", str(tmp_path / "run"), "abc")
+    assert code == 0, err

@@ -45,6 +45,8 @@ from rnnkit.models.attention import KINDS, Attention
 from rnnkit.models.bridge import StateBridge, check_decoder_cell, top_hidden
 from rnnkit.models.encoders import build_encoder, check_cell, positional_options
 
+CAUSAL_ONLY = ("mlp", "cnn")   # encoders without a bidirectional form: read left to right
+
 
 @dataclass(frozen=True)
 class Seq2SeqConfig:
@@ -52,7 +54,7 @@ class Seq2SeqConfig:
 
     source_vocab: int                 # source symbols (padding, unknown, boundary included)
     target_vocab: int                 # target symbols (same reserved ids)
-    cell: str = "lstm"                # encoder: any encoder name with a bidirectional form
+    cell: str = "lstm"                # encoder: any encoder name (bidirectional where it can be)
     decoder_cell: str = "lstm"        # decoder: lstm, gru, rnn, mingru or minlstm
     embed_size: int = 64              # E: source and target embedding width
     hidden_size: int = 128            # H: encoder state per direction (memory width 2H)
@@ -64,8 +66,14 @@ class Seq2SeqConfig:
     dropout: float = 0.0              # on embeddings, between layers and before the head
     positional: str = "sinusoidal"    # transformer encoder only: "sinusoidal" or "learned"
 
+    @property
+    def bidirectional_encoder(self) -> bool:
+        """The encoder reads both ways, except the window MLP and the causal CNN, which have no
+        backward form and encode the source left to right (attention still sees all of it)."""
+        return self.cell not in CAUSAL_ONLY
+
     def __post_init__(self) -> None:
-        check_cell(self.cell, bidirectional=True)
+        check_cell(self.cell, bidirectional=self.bidirectional_encoder)
         positional_options(self.cell, self.positional)
         check_decoder_cell(self.decoder_cell)
         for name in ("source_vocab", "target_vocab", "embed_size", "hidden_size",
@@ -116,7 +124,7 @@ class Seq2Seq(nn.Module):
         self.src_embed = nn.Embedding(c.source_vocab, c.embed_size, padding_idx=0)
         self.tgt_embed = nn.Embedding(c.target_vocab, c.embed_size, padding_idx=0)
         self.encoder = build_encoder(c.cell, c.embed_size, c.hidden_size, c.encoder_layers,
-                                     dropout=c.dropout, bidirectional=True,
+                                     dropout=c.dropout, bidirectional=c.bidirectional_encoder,
                                      **positional_options(c.cell, c.positional))
         M = self.encoder.output_size
         self.bridge = StateBridge(c.decoder_cell, M, c.decoder_size, c.decoder_layers)
