@@ -146,3 +146,10 @@ def test_carried_state_is_what_the_prediction_uses(word_run):
         guesses = {fruit: tok.words[int(model(tok.encode(f"{fruit} çok")[None])[0][0, -1]
                                          .argmax())] for fruit in FACTS}
     assert guesses == FACTS
+
+
+def test_evaluation_counts_unknown_words(capsys, word_run, tmp_path):
+    other = tmp_path / "other.txt"
+    other.write_text("elma çok ananas\nananas çok kivi\n", encoding="utf-8")
+    code, _, err = run_cli(capsys, "evaluate", str(word_run), "--data", str(other))
+    assert code == 0 and "3 words (2 distinct) are not in the vocabulary" in err

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from rnnkit.data import eval_windows, read_text
+from rnnkit.data.word_tokenizer import words_of
 from rnnkit.cli.seq2seq_evaluate import run_seq2seq_evaluation
 from rnnkit.cli.task_evaluate import run_task_evaluation
 from rnnkit.errors import RnnkitError
@@ -77,10 +78,12 @@ def run(args: argparse.Namespace) -> int:
         full, val_start = read_corpus(config["data"]["data"])
         text = split_text(full, val_start, config["data"]["val_fraction"])[1]
         where = "validation split"
-    unknown = tokenizer.unknown_symbols(text)
+    unknown = set(tokenizer.unknown_symbols(text))
     if unknown:
-        print(f"rnnkit: warning: {len(unknown)} distinct {unit} are not in the vocabulary and "
-              "count as the unknown symbol", file=sys.stderr)
+        symbols = text if level == "char" else words_of(text)
+        count = sum(s in unknown for s in symbols)
+        print(f"rnnkit: warning: {count:,} {unit} ({len(unknown)} distinct) are not in the "
+              "vocabulary and count as the unknown symbol", file=sys.stderr)
     ids = tokenizer.encode(text)
     if len(ids) < 2:
         raise RnnkitError(f"'{where}' is too short to evaluate (needs at least 2 {unit})")
