@@ -3,6 +3,7 @@
 import random
 
 import pytest
+import torch
 
 from rnnkit.cli.main import main
 
@@ -29,6 +30,15 @@ def tiny_text(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "tiny.txt"
     path.write_text(make_text(), encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models run fastest on one thread; extra threads only contend on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 TINY_FLAGS = ["--hidden", "16", "--embed", "8", "--layers", "1", "--seq-len", "16",

@@ -94,7 +94,8 @@ def run_generation_task(args: argparse.Namespace) -> int:
                           "builtin:gettext-tr or a file; `rnnkit datasets`)")
     train = TrainConfig(steps=args.steps or 1, lr=s["lr"], weight_decay=s["weight_decay"],
                         warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
-                        eval_every=args.eval_every or 0, log_every=20, seed=s["seed"])
+                        eval_every=args.eval_every or 0, log_every=20, seed=s["seed"],
+                        precision=args.precision or "fp32")
     if args.task == "condgen":
         return _condgen(args, s, out, train)
     return _seq2seq(args, s, out, train)

@@ -115,7 +115,8 @@ def run_task(args: argparse.Namespace) -> int:
                      pooling=s["pooling"], positional=args.positional or "sinusoidal")
     train = TrainConfig(steps=args.steps or 1, lr=s["lr"], weight_decay=s["weight_decay"],
                         warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
-                        eval_every=args.eval_every or 0, seed=s["seed"])
+                        eval_every=args.eval_every or 0, seed=s["seed"],
+                        precision=args.precision or "fp32")
     result = train_task(out, data, model, train, epochs=s["epochs"],
                         progress=not args.no_progress, diagnose_every=args.diagnose_every)
     minutes, seconds = divmod(result.seconds, 60)

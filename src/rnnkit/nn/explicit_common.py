@@ -47,6 +47,33 @@ CHUNK_BYTES = 2 * 2**20
 PACKED_MIN_WEIGHT = 2**18
 
 
+def autocast_dtype(x: Tensor) -> torch.dtype | None:
+    """The dtype autocast lowers products to on ``x``'s device, or None when autocast is off."""
+    device = x.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+
+
+def under_autocast(function, *args, keep_float32: bool = False):
+    """Run an explicit-BPTT ``Function.apply`` under mixed precision (``torch.autocast``).
+
+    Autocast only rewrites the dtype of the ops it lists; inside a custom Function the input
+    projections arrive in the low dtype while the weight and the state are float32, and a product
+    of the two fails. So, as autocast does for ``torch.lstm``: every floating input (projections,
+    state, weight, bias, gains, masks) is cast to the autocast dtype once, the Function runs with
+    autocast off (products in bfloat16 with float32 accumulation; elementwise work in bfloat16),
+    and the casts route each weight's gradient back to its float32 parameter. Outside autocast
+    the call is unchanged. ``keep_float32`` runs it in float32 under autocast instead (autocast's
+    own rule for normalisations, whose statistics bfloat16 rounds too coarsely).
+    """
+    dtype = next((autocast_dtype(a) for a in args if isinstance(a, Tensor)), None)
+    if dtype is None:
+        return function(*args)
+    dtype = torch.float32 if keep_float32 else dtype
+    cast = [a.to(dtype) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args]
+    with torch.autocast(cast[0].device.type, enabled=False):
+        return function(*cast)
+
+
 class RecurrentProduct:
     """``acc += h @ weight.T`` for one fixed weight (rows, cols) and a batch of B rows, per step.
 

@@ -36,7 +36,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.nn.explicit_common import (RecurrentProduct, chunks, finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
                                        outputs_view, previous_view, state_grads, time_order,
-                                       valid_steps)
+                                       under_autocast, valid_steps)
 
 # phi applied in place, and phi' as a function of phi's output.
 ACTIVATIONS = {
@@ -132,5 +132,5 @@ def explicit_elman(xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None, *,
         raise RnnkitError(f"nonlinearity must be 'tanh' or 'relu', not {nonlinearity!r}")
     if lengths is not None:
         lengths = lengths.to(device=xp.device, dtype=torch.long)
-    return ExplicitElman.apply(xp, h0, w_hh, b_hh, lengths, reverse, nonlinearity,
-                               recurrent_mask)
+    return under_autocast(ExplicitElman.apply, xp, h0, w_hh, b_hh, lengths, reverse,
+                          nonlinearity, recurrent_mask)

@@ -51,7 +51,8 @@ from torch.autograd.function import once_differentiable
 
 from rnnkit.nn.explicit_common import (RecurrentProduct, chunks, finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
-                                       previous_view, state_grads, time_order, valid_steps)
+                                       previous_view, state_grads, time_order, under_autocast,
+                                       valid_steps)
 
 
 class ExplicitGRU(torch.autograd.Function):
@@ -163,4 +164,5 @@ def explicit_gru(xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None, *,
     """Run :class:`ExplicitGRU`: xp (B, T, 3H), h0 (B, H) -> (y (B, T, H), h_n (B, H))."""
     if lengths is not None:
         lengths = lengths.to(device=xp.device, dtype=torch.long)
-    return ExplicitGRU.apply(xp, h0, w_hh, b_hh, lengths, reverse, recurrent_mask)
+    return under_autocast(ExplicitGRU.apply, xp, h0, w_hh, b_hh, lengths, reverse,
+                          recurrent_mask)

@@ -56,7 +56,7 @@ from torch.autograd.function import once_differentiable
 from rnnkit.nn.explicit_common import (RecurrentProduct, chunks, final_state, finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
                                        outputs_view, previous_view, state_grads, time_order,
-                                       valid_steps)
+                                       under_autocast, valid_steps)
 from rnnkit.nn.ln_lstm import LN_EPS
 
 
@@ -237,6 +237,9 @@ def explicit_lstm(xp: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, *,
     if lengths is not None:
         lengths = lengths.to(device=xp.device, dtype=torch.long)
     gain_hh, gain_c, bias_c = layer_norm if layer_norm is not None else (None, None, None)
-    y, h_n, c_n = ExplicitLSTM.apply(xp, *state, w_hh, gain_hh, gain_c, bias_c, recurrent_mask,
-                                     lengths, reverse)
+    # Layer norm in bfloat16 drifts (measured: 4 % of the output norm over 2 layers x 11 steps,
+    # gradient cosine 0.95 against float32), so the layer-norm LSTM stays float32 under autocast.
+    y, h_n, c_n = under_autocast(ExplicitLSTM.apply, xp, *state, w_hh, gain_hh, gain_c, bias_c,
+                                 recurrent_mask, lengths, reverse,
+                                 keep_float32=layer_norm is not None)
     return y, (h_n, c_n)

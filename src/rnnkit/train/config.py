@@ -9,6 +9,13 @@ from dataclasses import dataclass
 from rnnkit.errors import RnnkitError
 
 
+# Training precisions. "bf16" is mixed precision (Micikevicius et al. 2018, "Mixed Precision
+# Training"; bfloat16 needs no loss scaling): the forward runs under ``torch.autocast``, so
+# products take bfloat16 inputs with float32 accumulation, while the parameters, their gradients,
+# the optimizer state and the loss stay float32. Evaluation always runs in float32.
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """How to optimise; knows nothing about the model or the data."""
@@ -24,6 +31,7 @@ class TrainConfig:
     log_every: int = 10  # write a metrics line (and refresh the progress bar) every N steps
     eval_every: int = 200  # evaluate every N steps (and always at the end); 0: only at the end
     seed: int = 0  # seeds torch, numpy and random; CPU runs are then bit-reproducible
+    precision: str = "fp32"  # "fp32", or "bf16": forward under bfloat16 autocast (PRECISIONS)
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -68,6 +76,10 @@ class TrainConfig:
             f"eval_every must be >= 0, got {self.eval_every}",
         )
         need(_is_int(self.seed), f"seed must be an integer, got {self.seed}")
+        need(
+            self.precision in PRECISIONS,
+            f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}",
+        )
 
     def for_epochs(self, epochs: float, batches_per_epoch: int) -> "TrainConfig":
         """This config with ``steps`` set to cover ``epochs`` passes (at least one step)."""

@@ -120,6 +120,11 @@ def evaluate_loss(
     return {"loss": total / count, "tokens": count}
 
 
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """The forward's precision context: bfloat16 autocast for "bf16", a no-op for "fp32"."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def _forward(model: nn.Module, batch: Batch, inputs: Tensor, state: State) -> tuple:
     lengths = getattr(batch, "lengths", None)
     if lengths is None:
@@ -202,8 +207,9 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
 
         self.optimizer.zero_grad(set_to_none=True)
-        outputs, new_state = _forward(self.model, batch, inputs, state)
-        loss = self.loss_fn(outputs, targets)
+        with autocast(self.device, self.config.precision):
+            outputs, new_state = _forward(self.model, batch, inputs, state)
+        loss = self.loss_fn(outputs.float(), targets)  # the loss in float32 at any precision
         loss_value = float(loss.detach())
         grad_norm, clipped = math.nan, False
         if math.isfinite(loss_value):
