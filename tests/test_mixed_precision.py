@@ -40,7 +40,7 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).norm() / b.norm())
+    return float((a - b).detach().norm() / b.detach().norm())
 
 
 def run(layer: nn.Module, x: torch.Tensor, weights: torch.Tensor, bf16: bool, seed: int):

@@ -341,3 +341,25 @@ def test_config_rejects_bad_values_with_one_line(bad, message):
     with pytest.raises(RnnkitError, match=message) as e:
         TrainConfig(**bad)
     assert "\n" not in str(e.value)
+
+
+def test_sgd_takes_plain_gradient_steps_with_l2_decay_on_matrices_only():
+    model = make_model()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    trainer = Trainer(model, cfg(optimizer="sgd", lr=0.5, weight_decay=0.1, warmup_steps=0,
+                                 clip_norm=None), lm_loss)
+    assert type(trainer.optimizer) is torch.optim.SGD
+    batch = next(iter(StreamBatcher(random_stream(), 4, 8)))
+    outputs, _ = model(batch.inputs, None)
+    lm_loss(outputs, batch.targets).backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    trainer.train_step(batch)
+    for name, p in model.named_parameters():
+        decay = 0.1 * before[name] if p.ndim >= 2 else 0.0
+        torch.testing.assert_close(p.detach(), before[name] - 0.5 * (grads[name] + decay))
+
+
+def test_unknown_optimizer_is_refused_in_one_line():
+    with pytest.raises(RnnkitError, match="optimizer must be one of adamw, sgd"):
+        TrainConfig(optimizer="adam")

@@ -74,6 +74,12 @@ class LanguageModel(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, config.vocab_size)
         if config.tie_weights:
+            # The shared matrix is also the output layer, so it starts at an output layer's
+            # scale: U(-0.1, 0.1) rows and a zero bias, as in Press & Wolf's and PyTorch's
+            # word-language-model recipes. nn.Embedding's N(0, 1) rows would start the logits
+            # at a spread of ~sqrt(H) nats and cost Adam hundreds of steps to shrink.
+            nn.init.uniform_(self.embed.weight, -0.1, 0.1)
+            nn.init.zeros_(self.head.bias)
             self.head.weight = self.embed.weight
 
     def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, object]:

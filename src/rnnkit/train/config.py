@@ -14,6 +14,11 @@ from rnnkit.errors import RnnkitError
 # products take bfloat16 inputs with float32 accumulation, while the parameters, their gradients,
 # the optimizer state and the loss stay float32. Evaluation always runs in float32.
 PRECISIONS = ("fp32", "bf16")
+# Optimizers. "adamw": Adam with decoupled weight decay (Loshchilov & Hutter 2019), the default.
+# "sgd": plain stochastic gradient descent, the optimizer of the LSTM language-model recipes
+# (Zaremba et al. 2014: learning rate 1, gradient norm clipped at 5; Merity et al. 2018 found it
+# beats Adam on word-level LMs); its weight decay is an L2 term, so it usually wants 0.
+OPTIMIZERS = ("adamw", "sgd")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class TrainConfig:
     eval_every: int = 200  # evaluate every N steps (and always at the end); 0: only at the end
     seed: int = 0  # seeds torch, numpy and random; CPU runs are then bit-reproducible
     precision: str = "fp32"  # "fp32", or "bf16": forward under bfloat16 autocast (PRECISIONS)
+    optimizer: str = "adamw"  # "adamw", or "sgd": plain SGD (OPTIMIZERS)
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -76,6 +82,10 @@ class TrainConfig:
             f"eval_every must be >= 0, got {self.eval_every}",
         )
         need(_is_int(self.seed), f"seed must be an integer, got {self.seed}")
+        need(
+            self.optimizer in OPTIMIZERS,
+            f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}",
+        )
         need(
             self.precision in PRECISIONS,
             f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}",

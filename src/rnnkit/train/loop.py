@@ -60,19 +60,23 @@ def detach_state(state: State) -> State:
     return map_state(state, Tensor.detach)
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW with decoupled weight decay on weights with ``ndim >= 2`` only.
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW (or plain SGD, ``config.optimizer``) with weight decay on weights with
+    ``ndim >= 2`` only.
 
     Matrices (input/recurrent projections, embeddings, output layer) are decayed; biases and
     norm gains (``ndim < 2``) are not, since shrinking them towards 0 only shifts activations
-    (the nanoGPT/minGPT rule).
+    (the nanoGPT/minGPT rule). AdamW's decay is decoupled; SGD's is an L2 term.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=config.lr, betas=config.betas)
+    groups = [g for g in groups if g["params"]]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr)
+    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
 
 
 def clip_gradients(params: list[Tensor], clip_norm: float | None) -> tuple[float, bool]:
@@ -160,7 +164,8 @@ ppl_postfix = figure_postfix("ppl", lambda loss: f"{math.exp(min(loss, 50.0)):.1
 
 
 class Trainer:
-    """Optimises any ``model(inputs, state) -> (outputs, state)`` with AdamW, warm-up + cosine.
+    """Optimises any ``model(inputs, state) -> (outputs, state)`` with AdamW (or SGD), warm-up
+    and cosine decay.
 
     Constructing a Trainer seeds every RNG from ``config.seed``. ``self.state`` is the recurrent
     state carried between truncated-BPTT windows (always detached, or None).
