@@ -29,8 +29,8 @@ DEFAULTS = {
     "seq2seq": dict(cell="lstm", embed=64, hidden=128, layers=1, dropout=0.1, batch_size=64,
                     lr=3e-3, clip=1.0, warmup=100, weight_decay=0.01, seed=0, epochs=5.0),
 }
-FOREIGN = ("tie_weights", "seq_len", "resume", "checkpoint_every", "pooling", "unidirectional",
-           "class_weights", "char_hidden", "word_dropout", "frame", "level", "max_vocab")
+FOREIGN = ("tie_weights", "seq_len", "pooling", "unidirectional", "class_weights",
+           "char_hidden", "word_dropout", "frame", "level", "max_vocab")
 
 
 def add_generation_flags(p: argparse.ArgumentParser) -> None:
@@ -95,7 +95,8 @@ def run_generation_task(args: argparse.Namespace) -> int:
     train = TrainConfig(steps=args.steps or 1, lr=s["lr"], weight_decay=s["weight_decay"],
                         warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
                         eval_every=args.eval_every or 0, log_every=20, seed=s["seed"],
-                        precision=args.precision or "fp32")
+                        precision=args.precision or "fp32",
+                        optimizer=args.optimizer or "adamw")
     if args.task == "condgen":
         return _condgen(args, s, out, train)
     return _seq2seq(args, s, out, train)
@@ -108,8 +109,6 @@ def _report(result, what: str) -> None:
 
 
 def _condgen(args, s: dict, out: Path, train: TrainConfig) -> int:
-    from rnnkit.infer import load
-    from rnnkit.infer.condgen_eval import evaluate_condgen
     from rnnkit.train.condgen_job import CondGenDataConfig, train_condgen
 
     data = CondGenDataConfig(data=args.data, text_column=args.text_column or "text",
@@ -123,13 +122,21 @@ def _condgen(args, s: dict, out: Path, train: TrainConfig) -> int:
     model = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                  num_layers=s["layers"], dropout=s["dropout"])
     result = train_condgen(out, data, model, train, epochs=s["epochs"],
-                           progress=not args.no_progress)
+                           progress=not args.no_progress,
+                           checkpoint_every=args.checkpoint_every or 0)
+    return _condgen_report(args, result)
+
+
+def _condgen_report(args, result) -> int:
+    from rnnkit.infer import load
+    from rnnkit.infer.condgen_eval import evaluate_condgen
+    out = result.run_dir
     val = "no validation part" if result.val_nll is None else \
         f"validation NLL {result.val_nll:.4f} nats per symbol"
     _report(result, val)
     net, codec = load(out)
     figures = evaluate_condgen(out, net, codec, classifier=args.classifier)
-    from rnnkit.train.task_job import write_json
+    from rnnkit.train.resumable import write_json
     write_json(out / "evaluation.json", figures)
     print(condgen_summary(figures))
     return 0
@@ -175,6 +182,25 @@ def _seq2seq(args, s: dict, out: Path, train: TrainConfig) -> int:
                      positional=args.positional or "sinusoidal")
     result = train_seq2seq(out, data, model, train, epochs=s["epochs"],
                            scheduled_sampling=args.scheduled_sampling or 0.0,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress,
+                           checkpoint_every=args.checkpoint_every or 0)
+    _report(result, result.summary)
+    return 0
+
+
+def resume_generation(args: argparse.Namespace, saved: dict, train: TrainConfig) -> int:
+    """Continue a condgen/seq2seq run from its checkpoint (``rnnkit train --resume RUN``)."""
+    from rnnkit.train.condgen_job import CondGenDataConfig, train_condgen
+    from rnnkit.train.seq2seq_job import Seq2SeqDataConfig, train_seq2seq
+    job, config = ((train_condgen, CondGenDataConfig) if saved["task"] == "condgen" else
+                   (train_seq2seq, Seq2SeqDataConfig))
+    try:
+        data = config(**saved["data"])
+    except TypeError as e:
+        raise RnnkitError(f"'{args.resume}/config.json' does not fit this version ({e})") from None
+    result = job(args.resume, data, {}, train, progress=not args.no_progress,
+                 checkpoint_every=args.checkpoint_every or 0, resume=True)
+    if saved["task"] == "condgen":
+        return _condgen_report(args, result)
     _report(result, result.summary)
     return 0

@@ -12,7 +12,7 @@ from rnnkit.infer import load
 from rnnkit.train.lm_job import read_run_config
 from rnnkit.train.seq2seq_job import (TARGET_LEVEL, Seq2SeqDataConfig, prepare, score,
                                      summary_line)
-from rnnkit.train.task_job import write_json
+from rnnkit.train.resumable import write_json
 
 
 def run_seq2seq_evaluation(args: argparse.Namespace) -> int:

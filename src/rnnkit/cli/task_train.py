@@ -20,7 +20,7 @@ from rnnkit.train.task_job import train_task
 DEFAULTS = dict(cell="lstm", embed=64, hidden=128, layers=1, dropout=0.2, batch_size=32,
                 lr=3e-3, clip=1.0, warmup=50, weight_decay=0.01, seed=0, val_fraction=0.1,
                 pooling="last", char_hidden=32, epochs=10.0)
-LM_ONLY = ("tie_weights", "seq_len", "resume", "checkpoint_every", "max_vocab")
+LM_ONLY = ("tie_weights", "seq_len", "max_vocab")
 
 
 def add_task_flags(p: argparse.ArgumentParser) -> None:
@@ -116,9 +116,28 @@ def run_task(args: argparse.Namespace) -> int:
     train = TrainConfig(steps=args.steps or 1, lr=s["lr"], weight_decay=s["weight_decay"],
                         warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
                         eval_every=args.eval_every or 0, seed=s["seed"],
-                        precision=args.precision or "fp32")
+                        precision=args.precision or "fp32",
+                        optimizer=args.optimizer or "adamw")
     result = train_task(out, data, model, train, epochs=s["epochs"],
-                        progress=not args.no_progress, diagnose_every=args.diagnose_every)
+                        progress=not args.no_progress, diagnose_every=args.diagnose_every,
+                        checkpoint_every=args.checkpoint_every or 0)
+    return _report(args.task, result)
+
+
+def resume_task(args: argparse.Namespace, saved: dict, train: TrainConfig) -> int:
+    """Continue a classify/tag run from its checkpoint (``rnnkit train --resume RUN``)."""
+    try:
+        data = TaskDataConfig(**saved["data"])
+    except TypeError as e:
+        raise RnnkitError(f"'{args.resume}/config.json' does not fit this version ({e})") from None
+    result = train_task(args.resume, data, {}, train, progress=not args.no_progress,
+                        diagnose_every=args.diagnose_every,
+                        checkpoint_every=args.checkpoint_every or 0, resume=True)
+    return _report(saved["task"], result)
+
+
+def _report(task: str, result) -> int:
+    out = result.run_dir
     minutes, seconds = divmod(result.seconds, 60)
     val = f"validation accuracy {result.val_accuracy:.4f}; " \
         if result.val_accuracy is not None else ""
@@ -126,5 +145,5 @@ def run_task(args: argparse.Namespace) -> int:
           f"{int(minutes)} min {seconds:.0f} s; {val}run folder: {result.run_dir}")
     report = evaluate_task(out)
     print(f"test: accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f} "
-          f"({report['count']:,} {'tokens' if args.task == 'tag' else 'examples'})")
+          f"({report['count']:,} {'tokens' if task == 'tag' else 'examples'})")
     return 0

@@ -14,13 +14,13 @@ from rnnkit.cli.args import (nonnegative_float, nonnegative_int, positive_float,
 from rnnkit.cli.sample import print_sample
 from rnnkit.cli.gen_train import TASKS as GENERATION_TASKS
 from rnnkit.cli.gen_train import (add_generation_flags, refuse_generation_flags,
-                                  run_generation_task)
-from rnnkit.cli.task_train import add_task_flags, refuse_task_flags, run_task
+                                  resume_generation, run_generation_task)
+from rnnkit.cli.task_train import add_task_flags, refuse_task_flags, resume_task, run_task
 from rnnkit.errors import RnnkitError
 from rnnkit.models import ENCODERS, LMConfig
 from rnnkit.models.baselines.transformer import POSITIONAL
 from rnnkit.models.encoders import STATELESS
-from rnnkit.train.config import PRECISIONS, TrainConfig
+from rnnkit.train.config import OPTIMIZERS, PRECISIONS, TrainConfig
 from rnnkit.train.diagnostics import stateless_note
 from rnnkit.train.lm_job import (BUILTIN, PTB, TEST_NAMES, LMDataConfig, describe,
                                  read_run_config, train_lm)
@@ -31,9 +31,6 @@ DEFAULTS = dict(
     seq_len=128, batch_size=32, steps=2500, lr=6e-3, clip=1.0, warmup=100, weight_decay=0.01,
     seed=0, val_fraction=0.1, eval_every=250, checkpoint_every=250, positional="sinusoidal",
 )
-MODEL_FLAGS = ("cell", "embed", "hidden", "layers", "dropout", "tie_weights", "bidirectional",
-               "positional")
-DATA_FLAGS = ("data", "seq_len", "batch_size", "val_fraction", "level", "max_vocab")
 
 
 def add_parser(commands) -> None:
@@ -70,6 +67,9 @@ def add_parser(commands) -> None:
     p.add_argument("--warmup", type=nonnegative_int, metavar="N", help="warm-up steps (100)")
     p.add_argument("--weight-decay", type=nonnegative_float, metavar="W", help="AdamW decay")
     p.add_argument("--seed", type=nonnegative_int, metavar="S", help="random seed (0)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help="adamw (default), or sgd: plain SGD, the LSTM language-model recipe "
+                        "(e.g. --lr 1 --clip 5 --weight-decay 0)")
     p.add_argument("--precision", choices=PRECISIONS,
                    help="fp32 (default), or bf16: mixed precision, the forward under bfloat16 "
                         "autocast (faster products where the CPU has bfloat16 instructions); "
@@ -78,11 +78,14 @@ def add_parser(commands) -> None:
                    help="tail of a --data file held out for validation (0.1)")
     p.add_argument("--eval-every", type=nonnegative_int, metavar="N", help="steps between evals")
     p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
-                   help="steps between checkpoints")
+                   help="steps between checkpoints (language model: 250; other tasks: "
+                        "only at the end and on Ctrl-C unless given)")
     p.add_argument("--out", metavar="DIR", help="run folder (default runs/<cell>-<time>)")
     p.add_argument("--overwrite", action="store_true", default=None,
                    help="replace an existing run folder")
-    p.add_argument("--resume", metavar="RUN", help="continue the run in RUN (more --steps too)")
+    p.add_argument("--resume", metavar="RUN",
+                   help="continue the run in RUN, of any task, where its last checkpoint "
+                        "stopped (more --steps too)")
     p.add_argument("--no-progress", action="store_true", default=None, help="no progress bar")
     p.add_argument("--diagnose-every", type=positive_int, metavar="N",
                    help="record the gradient norm at every timestep and layer every N steps "
@@ -92,24 +95,20 @@ def add_parser(commands) -> None:
     p.set_defaults(handler=run)
 
 
-def _given(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
-    return [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) is not None]
-
-
 def _settings(args: argparse.Namespace) -> dict:
     return {k: (getattr(args, k) if getattr(args, k, None) is not None else v)
             for k, v in DEFAULTS.items()}
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        return _resume(args)
     if args.task in GENERATION_TASKS:
         return run_generation_task(args)
     if args.task != "lm":
         return run_task(args)
     refuse_task_flags(args)
     refuse_generation_flags(args, "lm")
-    if args.resume is not None:
-        return _resume(args)
     s = _settings(args)
     if args.bidirectional:
         raise RnnkitError("a language model must be causal, so it cannot be bidirectional: "
@@ -128,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     train = TrainConfig(steps=s["steps"], lr=s["lr"], weight_decay=s["weight_decay"],
                         warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
                         eval_every=s["eval_every"], seed=s["seed"],
-                        precision=args.precision or "fp32")
+                        precision=args.precision or "fp32",
+                        optimizer=args.optimizer or "adamw")
     overrides = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"],
                      positional=s["positional"])
@@ -139,23 +139,39 @@ def run(args: argparse.Namespace) -> int:
     return _report(result)
 
 
+# What --resume accepts beside the run folder: the length, and how the run reports and saves.
+RESUME_FLAGS = ("command", "handler", "resume", "task", "steps", "no_progress",
+                "diagnose_every", "checkpoint_every", "classifier")
+
+
 def _resume(args: argparse.Namespace) -> int:
-    fixed = _given(args, MODEL_FLAGS + DATA_FLAGS + ("lr", "seed", "out", "epochs",
-                                                     "precision"))
+    """Continue any run from its checkpoint, with its own data, model and settings."""
+    fixed = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
+             if v is not None and k not in RESUME_FLAGS]
     if fixed:
         raise RnnkitError(f"--resume continues a run with its own settings; drop {', '.join(fixed)}"
                           " (only --steps may change)")
     saved = read_run_config(args.resume)
-    if saved["task"] != "lm":
-        raise RnnkitError(f"'{args.resume}' is a {saved['task']!r} run; resume it with its task")
+    task = saved["task"]
+    if args.task not in ("lm", task):
+        raise RnnkitError(f"'{args.resume}' is a {task!r} run, not --task {args.task}")
     try:
-        data = LMDataConfig(**saved["data"])
-        model = LMConfig(**saved["model"])
         train = TrainConfig(**{**saved["train"], "betas": tuple(saved["train"]["betas"])})
     except (TypeError, KeyError) as e:
         raise RnnkitError(f"'{args.resume}/config.json' does not fit this version ({e})") from None
     if args.steps is not None:
         train = dataclasses.replace(train, steps=args.steps)
+    if task in GENERATION_TASKS:
+        return resume_generation(args, saved, train)
+    if task != "lm":
+        return resume_task(args, saved, train)
+    try:
+        data = LMDataConfig(**saved["data"])
+        if args.checkpoint_every is not None:
+            data = dataclasses.replace(data, checkpoint_every=args.checkpoint_every)
+        model = LMConfig(**saved["model"])
+    except (TypeError, KeyError) as e:
+        raise RnnkitError(f"'{args.resume}/config.json' does not fit this version ({e})") from None
     _note_stateless(model.cell, args.diagnose_every)
     result = train_lm(args.resume, data, model, train, resume=True,
                       progress=not args.no_progress, diagnose_every=args.diagnose_every)

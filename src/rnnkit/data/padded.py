@@ -6,6 +6,10 @@ each chunk by length and slices it into batches, so a batch holds sequences of s
 (little padding) while the order of batches stays random. Inputs are padded with 0, per-step
 targets with ``IGNORE`` (-100, what ``cross_entropy``'s ``ignore_index`` skips).
 
+A pass is a pure function of the generator's state at its start, so ``state_dict`` (that state
+and the batches handed out since) is all a resumed run needs to continue with the very batch
+an uninterrupted run would have drawn next.
+
 >>> import torch
 >>> b = pad_batch([torch.tensor([1, 2, 3]), torch.tensor([4])], [0, 1])
 >>> b.inputs.tolist(), b.lengths.tolist(), b.targets.tolist()
@@ -45,21 +49,43 @@ class PaddedBatches:
         self.inputs, self.targets = inputs, targets
         self.batch_size, self.shuffle, self.bucket = batch_size, shuffle, bucket
         self.rng = random.Random(seed)
+        self.pass_start = self.rng.getstate()  # generator state when the current pass began
+        self.position = 0                       # batches handed out in the current pass
+        self.skip = 0                           # batches the next pass skips (resume)
 
     def __len__(self) -> int:
         return -(-len(self.inputs) // self.batch_size)
 
+    def state_dict(self) -> dict:
+        """Where the current pass stands: ``{"pass_start": rng state, "position": batches}``."""
+        return {"pass_start": self.pass_start, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Make the next iteration replay the saved pass from the batch after ``position``."""
+        self.rng.setstate(state["pass_start"])
+        self.skip = int(state["position"])
+
     def __iter__(self):
-        order = list(range(len(self.inputs)))
-        if self.shuffle:
-            self.rng.shuffle(order)
-            chunk = self.bucket * self.batch_size
-            order = [i for s in range(0, len(order), chunk)
-                     for i in sorted(order[s: s + chunk], key=lambda i: len(self.inputs[i]))]
-            starts = list(range(0, len(order), self.batch_size))
-            self.rng.shuffle(starts)
-        else:
-            starts = range(0, len(order), self.batch_size)
-        for s in starts:
+        self.pass_start, skip, self.skip = self.rng.getstate(), self.skip, 0
+        order, starts = self._plan()
+        if skip >= len(starts):                 # saved at the end of a pass: begin the next
+            self.pass_start, skip = self.rng.getstate(), 0
+            order, starts = self._plan()
+        self.position = skip
+        for s in starts[skip:]:
             idx = order[s: s + self.batch_size]
+            self.position += 1
             yield pad_batch([self.inputs[i] for i in idx], [self.targets[i] for i in idx])
+
+    def _plan(self) -> tuple[list[int], list[int]]:
+        """One pass: the example order and the start of each batch in it (advances the rng)."""
+        order = list(range(len(self.inputs)))
+        if not self.shuffle:
+            return order, list(range(0, len(order), self.batch_size))
+        self.rng.shuffle(order)
+        chunk = self.bucket * self.batch_size
+        order = [i for s in range(0, len(order), chunk)
+                 for i in sorted(order[s: s + chunk], key=lambda i: len(self.inputs[i]))]
+        starts = list(range(0, len(order), self.batch_size))
+        self.rng.shuffle(starts)
+        return order, starts

@@ -15,7 +15,6 @@ metadata holds the model config, the symbols and the conditions, ``metrics.jsonl
 from __future__ import annotations
 
 import dataclasses
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,11 +28,10 @@ from rnnkit.data.symbols import BOUNDARY_ID, SymbolCodec
 from rnnkit.data.vocab import LabelSet
 from rnnkit.errors import RnnkitError
 from rnnkit.models.conditional import ConditionalConfig, ConditionalGenerator
-from rnnkit.train.checkpoint import save_checkpoint
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.loop import Trainer, evaluate_loss
 from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
-from rnnkit.train.task_job import write_json
+from rnnkit.train.resumable import fit_with_checkpoints, read_json, saved_settings, start_run
 
 
 @dataclass(frozen=True)
@@ -104,12 +102,21 @@ class CondGenResult:
     parameters: int
 
 
+# Model sizes the data decides; a resumed run derives them again and checks they agree.
+DERIVED = ("vocab_size", "num_conditions")
+
+
 def train_condgen(run_dir: str | Path, data_config: CondGenDataConfig, model_overrides: dict,
                   train_config: TrainConfig, *, epochs: float | None = None,
-                  progress: bool = True) -> CondGenResult:
-    """Train a conditional generator into ``run_dir``."""
+                  progress: bool = True, checkpoint_every: int = 0,
+                  resume: bool = False) -> CondGenResult:
+    """Train a conditional generator into ``run_dir``; ``resume`` continues the run in
+    ``run_dir`` with the model of its ``config.json``."""
     run_dir = Path(run_dir)
     data = prepare(data_config)
+    saved = read_json(run_dir / "config.json") if resume else None
+    if saved is not None:
+        model_overrides = saved_settings(saved["model"], DERIVED)
     torch.manual_seed(train_config.seed)
     try:
         config = ConditionalConfig(vocab_size=data.codec.size,
@@ -122,16 +129,14 @@ def train_condgen(run_dir: str | Path, data_config: CondGenDataConfig, model_ove
     if epochs is not None:
         train_config = train_config.for_epochs(epochs, len(batches))
     trainer = Trainer(model, train_config, seq_loss)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", {
+    meta = {"task": "condgen", "model": dataclasses.asdict(config),
+            "codec": data.codec.to_dict(), "conditions": list(data.conditions.labels)}
+    start_run(run_dir, saved, {
         "task": "condgen", "data": dataclasses.asdict(data_config),
         "model": dataclasses.asdict(config), "train": dataclasses.asdict(train_config),
         "split": data.split, "kind": "text",
         "examples": {"train": len(data.train), "validation": len(data.val),
-                     "test": len(data.test)}})
-    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
-    meta = {"task": "condgen", "model": dataclasses.asdict(config),
-            "codec": data.codec.to_dict(), "conditions": list(data.conditions.labels)}
+                     "test": len(data.test)}}, meta, model, trainer, batches)
     evaluate = None
     if len(data.val):
         val_batches = PaddedBatches(*encode_pairs(data.codec, data.conditions, data.val), 128,
@@ -140,14 +145,9 @@ def train_condgen(run_dir: str | Path, data_config: CondGenDataConfig, model_ove
         def evaluate() -> dict:
             return evaluate_loss(model, seq_loss, val_batches)
 
-    start = time.perf_counter()
-    try:
-        last = trainer.fit(batches, evaluate=evaluate, log=MetricsLog(run_dir / "metrics.jsonl"),
-                           progress=progress)
-    except KeyboardInterrupt:
-        raise RnnkitError(f"interrupted at step {trainer.step}; nothing saved") from None
-    seconds = time.perf_counter() - start
-    save_checkpoint(run_dir, model, trainer.state_dict(), meta)
+    last, seconds = fit_with_checkpoints(
+        run_dir, model, trainer, batches, meta, checkpoint_every=checkpoint_every,
+        evaluate=evaluate, log=MetricsLog(run_dir / "metrics.jsonl"), progress=progress)
     plot_learning_curve(read_metrics(run_dir / "metrics.jsonl"), run_dir / "learning_curve.png",
                         title=f"{config.cell} condgen: {data_config.data}")
     return CondGenResult(run_dir, last["loss"] if last else None, trainer.step, seconds,

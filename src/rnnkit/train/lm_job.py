@@ -23,7 +23,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +37,13 @@ from rnnkit.data.corpus import DEFAULT_CORPUS_NAME, HELD_OUT_START, default_corp
 from rnnkit.data.text import atomic_write
 from rnnkit.errors import RnnkitError
 from rnnkit.models import LanguageModel, LMConfig
-from rnnkit.train.checkpoint import (load_model_weights, load_trainer_state, params_finite,
-                                     save_checkpoint)
+from rnnkit.train.checkpoint import load_model_weights, load_trainer_state
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.diagnostics import FLOW_FILE, GradientProbe
 from rnnkit.train.diagnostics_plot import write_report
 from rnnkit.train.loop import Trainer, bpc_postfix, evaluate_loss, ppl_postfix
 from rnnkit.train.metrics import LN2, MetricsLog, plot_learning_curve, read_metrics
+from rnnkit.train.resumable import fit_with_checkpoints
 
 BUILTIN = f"builtin:{DEFAULT_CORPUS_NAME}"
 PTB = f"builtin:{PTB_NAME}"
@@ -224,17 +223,11 @@ def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | N
     meta = {"task": "lm", "model": dataclasses.asdict(model_config),
             "tokenizer": tokenizer.to_dict()}
 
-    def checkpoint() -> None:
-        save_checkpoint(run_dir, model, {**trainer.state_dict(), "data": batcher.state_dict()},
-                        meta)
+    def plot_curve() -> None:
         if (run_dir / METRICS_FILE).is_file():
             plot_learning_curve(read_metrics(run_dir / METRICS_FILE), run_dir / CURVE_FILE,
                                 bpc=data.level == "char",
                                 title=f"{model_config.cell} {data.level}-level language model")
-
-    def on_step(metrics: dict) -> None:
-        if trainer.step % data.checkpoint_every == 0 and not metrics["skipped"]:
-            checkpoint()
 
     def evaluate() -> dict:
         result = evaluate_loss(model, lm_loss, eval_windows(val_ids, eval_lanes, data.seq_len))
@@ -246,19 +239,12 @@ def train_lm(run_dir: str | Path, data: LMDataConfig, model_config: LMConfig | N
         if not resume:
             (run_dir / FLOW_FILE).unlink(missing_ok=True)
         probe = GradientProbe(model, lm_loss, run_dir, diagnose_every)
-    start, first_step = time.perf_counter(), trainer.step
-    try:
-        last = trainer.fit(batcher, evaluate=evaluate, on_step=on_step, log=log,
-                           postfix=bpc_postfix if data.level == "char" else ppl_postfix,
-                           progress=progress, probe=probe)
-    except KeyboardInterrupt:
-        if params_finite(model) and trainer.step > first_step:
-            checkpoint()
-            raise RnnkitError(f"interrupted at step {trainer.step}; checkpoint saved, continue "
-                              f"with: rnnkit train --resume {run_dir}") from None
-        raise RnnkitError(f"interrupted at step {trainer.step}; nothing new to save") from None
-    seconds = time.perf_counter() - start
-    checkpoint()
+    first_step = trainer.step
+    last, seconds = fit_with_checkpoints(
+        run_dir, model, trainer, batcher, meta, checkpoint_every=data.checkpoint_every,
+        after_save=plot_curve, evaluate=evaluate, log=log,
+        postfix=bpc_postfix if data.level == "char" else ppl_postfix, progress=progress,
+        probe=probe)
     if probe is not None and (run_dir / FLOW_FILE).is_file():
         write_report(run_dir, cell=model_config.cell, title=f"{model_config.cell} language model")
     tokens = (trainer.step - first_step) * data.batch_size * data.seq_len

@@ -32,15 +32,16 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.seq2seq import Seq2Seq
 from rnnkit.models.seq2seq_search import beam_search, greedy_decode
 from rnnkit.models.transformer_seq2seq import TransformerSeq2Seq, build_seq2seq
-from rnnkit.train.checkpoint import save_checkpoint
 from rnnkit.train.condgen_job import seq_loss
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.loop import Trainer, evaluate_loss
 from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
+from rnnkit.train.resumable import (fit_with_checkpoints, read_json, saved_settings,
+                                    start_run, write_json)
 from rnnkit.train.seq2seq_metrics import error_rates
-from rnnkit.train.task_job import write_json
 
-TARGET_LEVEL = {"builtin:cmudict": "space"}   # phones; everything else: characters
+# phones, space-separated; everything else: characters
+TARGET_LEVEL = {"builtin:cmudict": "space", "builtin:cmudict-nostress": "space"}
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,8 @@ def prepare(config: Seq2SeqDataConfig):
                            seed=config.split_seed)
     if dataset.kind != "pairs":
         raise RnnkitError(f"{config.data} holds {dataset.kind} examples; seq2seq needs "
-                          "(source, reference) pairs: builtin:cmudict or builtin:gettext-tr")
+                          "(source, reference) pairs: builtin:cmudict, builtin:cmudict-nostress "
+                          "or builtin:gettext-tr")
     kept, held = seeded_split(dataset.train, config.val_fraction, config.split_seed) \
         if config.val_fraction else (list(range(len(dataset.train))), [])
     if config.max_train:
@@ -152,12 +154,22 @@ def prepare(config: Seq2SeqDataConfig):
     return dataset, train, val, test, codecs
 
 
+# Model sizes the data decides; a resumed run derives them again and checks they agree.
+DERIVED = ("source_vocab", "target_vocab")
+
+
 def train_seq2seq(run_dir: str | Path, data_config: Seq2SeqDataConfig, model_overrides: dict,
                   train_config: TrainConfig, *, epochs: float | None = None,
-                  scheduled_sampling: float = 0.0, progress: bool = True) -> Seq2SeqResult:
-    """Train an attention encoder-decoder into ``run_dir`` and score it on the test part."""
+                  scheduled_sampling: float = 0.0, progress: bool = True,
+                  checkpoint_every: int = 0, resume: bool = False) -> Seq2SeqResult:
+    """Train an attention encoder-decoder into ``run_dir`` and score it on the test part;
+    ``resume`` continues the run in ``run_dir`` with the model of its ``config.json``."""
     run_dir = Path(run_dir)
     dataset, train, val, test, codecs = prepare(data_config)
+    saved = read_json(run_dir / "config.json") if resume else None
+    if saved is not None:
+        model_overrides = saved_settings(saved["model"], DERIVED)
+        scheduled_sampling = saved["scheduled_sampling"]
     torch.manual_seed(train_config.seed)
     try:
         model = build_seq2seq(dict(source_vocab=codecs[0].size, target_vocab=codecs[1].size,
@@ -173,15 +185,14 @@ def train_seq2seq(run_dir: str | Path, data_config: Seq2SeqDataConfig, model_ove
     if epochs is not None:
         train_config = train_config.for_epochs(epochs, len(batches))
     trainer = Trainer(model, train_config, seq_loss)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", {
+    meta = {"task": "seq2seq", "model": dataclasses.asdict(config),
+            "source": codecs[0].to_dict(), "target": codecs[1].to_dict()}
+    start_run(run_dir, saved, {
         "task": "seq2seq", "data": dataclasses.asdict(data_config),
         "model": dataclasses.asdict(config), "train": dataclasses.asdict(train_config),
         "scheduled_sampling": scheduled_sampling, "split": dataset.split, "kind": "pairs",
-        "examples": {"train": len(train), "validation": len(val), "test": len(test)}})
-    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
-    meta = {"task": "seq2seq", "model": dataclasses.asdict(config),
-            "source": codecs[0].to_dict(), "target": codecs[1].to_dict()}
+        "examples": {"train": len(train), "validation": len(val), "test": len(test)}},
+        meta, model, trainer, batches)
     bleu = TARGET_LEVEL.get(data_config.data) is None
     evaluate = None
     if len(val):
@@ -198,16 +209,10 @@ def train_seq2seq(run_dir: str | Path, data_config: Seq2SeqDataConfig, model_ove
         if scheduled_sampling:
             model.sample_prob = 1.0 - inverse_sigmoid(trainer.step, scheduled_sampling)
 
-    start = time.perf_counter()
-    try:
-        trainer.fit(batches, evaluate=evaluate, on_step=on_step,
-                    log=MetricsLog(run_dir / "metrics.jsonl"), progress=progress)
-    except KeyboardInterrupt:
-        if trainer.step:
-            save_checkpoint(run_dir, model, trainer.state_dict(), meta)
-        raise RnnkitError(f"interrupted at step {trainer.step}; weights so far saved") from None
-    seconds = time.perf_counter() - start
-    save_checkpoint(run_dir, model, trainer.state_dict(), meta)
+    _, seconds = fit_with_checkpoints(
+        run_dir, model, trainer, batches, meta, checkpoint_every=checkpoint_every,
+        evaluate=evaluate, on_step=on_step, log=MetricsLog(run_dir / "metrics.jsonl"),
+        progress=progress)
     plot_learning_curve(read_metrics(run_dir / "metrics.jsonl"), run_dir / "learning_curve.png",
                         title=f"{config.cell}/{config.decoder_cell} seq2seq: {data_config.data}")
     start_test = time.perf_counter()

@@ -24,7 +24,8 @@ from rnnkit.train.checkpoint import load_checkpoint_meta, load_model_weights
 from rnnkit.train.classification_metrics import classification_report, plot_confusion
 from rnnkit.train.lm_job import read_run_config
 from rnnkit.train.task_data import TaskDataConfig, encode_split, read_task_dataset
-from rnnkit.train.task_job import model_from_config, write_json
+from rnnkit.train.resumable import write_json
+from rnnkit.train.task_job import model_from_config
 
 EVALUATION_FILE = "evaluation.json"
 CONFUSION_FILE = "confusion_matrix.png"

@@ -17,8 +17,6 @@ job's (:mod:`rnnkit.train.lm_job`) plus what a classifier needs::
 from __future__ import annotations
 
 import dataclasses
-import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,16 +27,16 @@ from torch import Tensor, nn
 
 from rnnkit.data.codec import Codec, SeriesCodec
 from rnnkit.data.padded import IGNORE, PaddedBatches
-from rnnkit.data.text import atomic_write
 from rnnkit.errors import RnnkitError
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.tagger import Tagger, TaggerConfig
-from rnnkit.train.checkpoint import params_finite, save_checkpoint
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.diagnostics import training_probe
 from rnnkit.train.diagnostics_plot import finish_probe
 from rnnkit.train.loop import Trainer, evaluate_loss
 from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
+from rnnkit.train.resumable import (fit_with_checkpoints, read_json, saved_settings,
+                                    start_run, write_json)
 from rnnkit.train.task_data import TaskData, TaskDataConfig, prepare
 
 CODEC_FILE = "codec.json"
@@ -122,18 +120,23 @@ class TaskResult:
     parameters: int
 
 
-def write_json(path: Path, obj) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False),
-                                                  encoding="utf-8"))
+# Model sizes the data decides; a resumed run derives them again and checks they agree.
+DERIVED = ("num_classes", "num_tags", "vocab_size", "char_vocab_size")
 
 
 def train_task(run_dir: str | Path, data_config: TaskDataConfig, model_overrides: dict,
                train_config: TrainConfig, *, epochs: float | None = None,
-               progress: bool = True, diagnose_every: int | None = None) -> TaskResult:
+               progress: bool = True, diagnose_every: int | None = None,
+               checkpoint_every: int = 0, resume: bool = False) -> TaskResult:
     """Train a classifier or tagger into ``run_dir``; ``epochs`` sets the number of steps;
-    ``diagnose_every`` records the gradient flow every N steps (``rnnkit.train.diagnostics``)."""
+    ``diagnose_every`` records the gradient flow every N steps (``rnnkit.train.diagnostics``);
+    ``checkpoint_every`` saves a resumable checkpoint every N steps; ``resume`` continues the
+    run in ``run_dir`` with the model of its ``config.json`` (``model_overrides`` unused)."""
     run_dir = Path(run_dir)
     data = prepare(data_config)
+    saved = read_json(run_dir / "config.json") if resume else None
+    if saved is not None:
+        model_overrides = saved_settings(saved["model"], DERIVED)
     torch.manual_seed(train_config.seed)
     model, model_config = build_model(data_config.task, data.codec, model_overrides)
     batches = PaddedBatches(*data.train, data_config.batch_size, seed=train_config.seed)
@@ -141,22 +144,20 @@ def train_task(run_dir: str | Path, data_config: TaskDataConfig, model_overrides
         train_config = train_config.for_epochs(epochs, len(batches))
     loss_fn = task_loss(data_config, data)
     trainer = Trainer(model, train_config, loss_fn)
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config = {"task": data_config.task, "data": dataclasses.asdict(data_config),
-              "model": dataclasses.asdict(model_config),
-              "train": dataclasses.asdict(train_config), "split": data.dataset.split,
-              "kind": data.dataset.kind, "examples": {"train": len(data.train[0]),
-                                                     "validation": len(data.val[0]),
-                                                     "test": len(data.dataset.test)}}
-    write_json(run_dir / "config.json", config)
-    write_json(run_dir / CODEC_FILE, data.codec.to_dict())
-    if data.dataset.test_indices:
-        write_json(run_dir / SPLIT_FILE, {"split": data.dataset.split,
-                                          "test_indices": list(data.dataset.test_indices)})
-    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
     meta = {"task": data_config.task, "model": dataclasses.asdict(model_config),
             "codec": data.codec.to_dict()}
+
+    start_run(run_dir, saved, {
+        "task": data_config.task, "data": dataclasses.asdict(data_config),
+        "model": dataclasses.asdict(model_config), "train": dataclasses.asdict(train_config),
+        "split": data.dataset.split, "kind": data.dataset.kind,
+        "examples": {"train": len(data.train[0]), "validation": len(data.val[0]),
+                     "test": len(data.dataset.test)}}, meta, model, trainer, batches)
+    if saved is None:
+        write_json(run_dir / CODEC_FILE, data.codec.to_dict())
+        if data.dataset.test_indices:
+            write_json(run_dir / SPLIT_FILE, {"split": data.dataset.split,
+                                              "test_indices": list(data.dataset.test_indices)})
 
     evaluate = None
     if data.val[0]:
@@ -172,20 +173,11 @@ def train_task(run_dir: str | Path, data_config: TaskDataConfig, model_overrides
             fields["val_acc"] = f"{evaluation['accuracy']:.3f}"
         return fields
 
-    log = MetricsLog(run_dir / "metrics.jsonl")
     probe = training_probe(model, loss_fn, run_dir, diagnose_every)
-    start = time.perf_counter()
-    try:
-        last = trainer.fit(batches, evaluate=evaluate, log=log, postfix=postfix,
-                           progress=progress, probe=probe)
-    except KeyboardInterrupt:
-        if params_finite(model) and trainer.step:
-            save_checkpoint(run_dir, model, trainer.state_dict(), meta)
-            raise RnnkitError(f"interrupted at step {trainer.step}; the weights so far are "
-                              f"saved in {run_dir}") from None
-        raise RnnkitError(f"interrupted at step {trainer.step}; nothing to save") from None
-    seconds = time.perf_counter() - start
-    save_checkpoint(run_dir, model, trainer.state_dict(), meta)
+    last, seconds = fit_with_checkpoints(
+        run_dir, model, trainer, batches, meta, checkpoint_every=checkpoint_every,
+        evaluate=evaluate, log=MetricsLog(run_dir / "metrics.jsonl"), postfix=postfix,
+        progress=progress, probe=probe)
     plot_learning_curve(read_metrics(run_dir / "metrics.jsonl"), run_dir / "learning_curve.png",
                         title=f"{model_config.cell} {data_config.task}: {data_config.data}")
     finish_probe(probe, run_dir, cell=model_config.cell,

@@ -1,0 +1,127 @@
+"""Checkpointed, resumable training over :class:`~rnnkit.data.padded.PaddedBatches`: what the
+classify/tag, seq2seq and conditional-generation jobs share once their data and model exist.
+
+A checkpoint is the weights plus ``{**trainer.state_dict(), "data": batches.state_dict()}``
+(optimizer moments, step, RNG, and where the current pass over the batches stands), written
+atomically every ``checkpoint_every`` steps, at the end and on Ctrl-C. Resuming rebuilds the
+model from the run's ``config.json`` and the same data, checks that the data still gives that
+model (same vocabulary, labels and sizes), then loads all of it: the resumed run draws the
+batch an uninterrupted run would have drawn next.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+from torch import nn
+
+from rnnkit.data.padded import PaddedBatches
+from rnnkit.data.text import atomic_write
+from rnnkit.errors import RnnkitError
+from rnnkit.train.checkpoint import (load_checkpoint_meta, load_model_weights,
+                                     load_trainer_state, params_finite, save_checkpoint)
+from rnnkit.train.loop import Trainer
+
+
+def write_json(path: Path, obj) -> None:
+    """Write a run's JSON file atomically (readable UTF-8, indented)."""
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False),
+                                                  encoding="utf-8"))
+
+
+def read_json(path: Path) -> dict:
+    """A run's JSON file, or one line saying it is missing or not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RnnkitError(f"'{path.parent}' is not a run folder (no {path.name})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RnnkitError(f"'{path}' is not valid JSON ({e})") from None
+
+
+def saved_settings(saved_model: dict, derived: tuple[str, ...]) -> dict:
+    """A saved model config without the sizes the data decides (vocabulary, labels), which the
+    job derives again so that :func:`restore` can check they still agree."""
+    return {k: v for k, v in saved_model.items() if k not in derived}
+
+
+def restore(run_dir: Path, model: nn.Module, meta: dict, trainer: Trainer,
+            batches: PaddedBatches) -> None:
+    """Load a saved run into a freshly built ``model``/``trainer``/``batches`` (in place).
+
+    ``meta`` (model config and vocabularies, as rebuilt from today's data) must equal the one
+    saved with the weights, or the data has changed and resuming would train another model.
+    """
+    if json.loads(json.dumps(meta, ensure_ascii=False)) != load_checkpoint_meta(run_dir):
+        raise RnnkitError(f"the data of '{run_dir}' has changed since the run started (its "
+                          "vocabulary, labels or sizes differ); resume needs the same data")
+    load_model_weights(run_dir, model)
+    state = load_trainer_state(run_dir)
+    if "data" not in state:
+        raise RnnkitError(f"'{run_dir}' was saved without its data position, so it cannot be "
+                          "resumed; train it again")
+    trainer.load_state_dict(state)
+    batches.load_state_dict(state["data"])
+
+
+def start_run(run_dir: Path, saved: dict | None, config: dict, meta: dict, model: nn.Module,
+              trainer: Trainer, batches) -> None:
+    """Continue the saved run (``saved``: its config.json) or start a fresh run folder.
+
+    Resuming restores weights, trainer and batch position and keeps the saved config but for
+    its ``train`` entry (``--steps`` may have grown); a fresh run writes ``config`` and drops
+    an old metrics log.
+    """
+    if saved is not None:
+        restore(run_dir, model, meta, trainer, batches)
+        write_json(run_dir / "config.json", {**saved, "train": config["train"]})
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", config)
+    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+
+
+def fit_with_checkpoints(run_dir: Path, model: nn.Module, trainer: Trainer, batches,
+                         meta: dict, *, checkpoint_every: int = 0,
+                         on_step: Callable[[dict], None] | None = None,
+                         after_save: Callable[[], None] | None = None,
+                         **fit_options) -> tuple[dict | None, float]:
+    """``trainer.fit(batches, ...)`` with a checkpoint every ``checkpoint_every`` steps (0:
+    none), at the end and on Ctrl-C (then a one-line error naming the resume command);
+    ``after_save()`` runs after each checkpoint (a learning-curve plot, say). ``batches`` is
+    anything with ``state_dict()``: PaddedBatches or a language model's StreamBatcher.
+
+    Returns the last evaluation (or None) and the seconds spent in ``fit``.
+    """
+    # The batch position after the last finished step: on Ctrl-C the loop has already drawn
+    # the next batch, which no step used, so the live position would skip it on resume.
+    consumed = batches.state_dict()
+
+    def checkpoint() -> None:
+        save_checkpoint(run_dir, model, {**trainer.state_dict(), "data": consumed}, meta)
+        if after_save is not None:
+            after_save()
+
+    def step_done(metrics: dict) -> None:
+        nonlocal consumed
+        consumed = batches.state_dict()
+        if on_step is not None:
+            on_step(metrics)
+        if checkpoint_every and trainer.step % checkpoint_every == 0 and not metrics["skipped"]:
+            checkpoint()
+
+    first, start = trainer.step, time.perf_counter()
+    try:
+        last = trainer.fit(batches, on_step=step_done, **fit_options)
+    except KeyboardInterrupt:
+        if trainer.step > first and params_finite(model):
+            checkpoint()
+            raise RnnkitError(f"interrupted at step {trainer.step}; checkpoint saved, continue "
+                              f"with: rnnkit train --resume {run_dir}") from None
+        raise RnnkitError(f"interrupted at step {trainer.step}; nothing new to save") from None
+    seconds = time.perf_counter() - start
+    checkpoint()
+    return last, seconds
