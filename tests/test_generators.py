@@ -97,6 +97,16 @@ def test_cmudict_reader_strips_comments_and_groups_variants(tmp_path):
     assert split.targets[0] == ("EY1 B IY1 S IY1", "AE1 B K")
 
 
+def test_cmudict_without_stress_drops_the_digits_and_merges_equal_variants(tmp_path):
+    f = tmp_path / "c.dict"
+    f.write_text("record R EH1 K ER0 D\nrecord(2) R IH0 K AO1 R D\nrecord(3) R EH1 K ER2 D\n"
+                 "zed Z EH1 D\n")
+    split = read_cmudict(f, stress=False)
+    assert split.inputs == ("record", "zed")
+    assert split.targets == (("R EH K ER D", "R IH K AO R D"), ("Z EH D",))
+    assert len(read_cmudict(f).targets[0]) == 3          # with stress all three differ
+
+
 def test_stop_strings_hold_back_and_cut():
     w = StopWatcher(("xy",))
     shown = "".join(w.feed(c) for c in "abxyz") + w.finish()

