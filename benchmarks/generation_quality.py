@@ -81,7 +81,7 @@ def g2p_rows(stress: bool = True) -> tuple[list[dict], float]:
     model = dict(cell="lstm", embed_size=64, hidden_size=192, decoder_size=384, dropout=0.1)
     greedy, beamed, split = _seq2seq(task, data, model, train, epochs=G2P_EPOCHS, beam=5)
     seconds = time.perf_counter() - start
-    phones = "69 phones with stress" if stress else "39 phones, no stress"
+    phones = "69 phones with stress" if stress else "39 phones, no stress, 2 threads"
     name = f"{data.data} (G2P, {phones}, bi-LSTM encoder, attention decoder"
     return [row(task, f"{name}, greedy)", split, "wer", greedy.test["wer"], "-", None, 0.2355),
             row(task, f"{name}, beam 5)", split, "wer", beamed["wer"], "-", None, 0.2355),
