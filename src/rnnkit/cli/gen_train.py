@@ -192,14 +192,12 @@ def resume_generation(args: argparse.Namespace, saved: dict, train: TrainConfig)
     """Continue a condgen/seq2seq run from its checkpoint (``rnnkit train --resume RUN``)."""
     from rnnkit.train.condgen_job import CondGenDataConfig, train_condgen
     from rnnkit.train.seq2seq_job import Seq2SeqDataConfig, train_seq2seq
+    from rnnkit.train.resumable import from_saved
     job, config = ((train_condgen, CondGenDataConfig) if saved["task"] == "condgen" else
                    (train_seq2seq, Seq2SeqDataConfig))
-    try:
-        data = config(**saved["data"])
-    except TypeError as e:
-        raise RnnkitError(f"'{args.resume}/config.json' does not fit this version ({e})") from None
+    data = from_saved(config, saved, "data", args.resume)
     result = job(args.resume, data, {}, train, progress=not args.no_progress,
-                 checkpoint_every=args.checkpoint_every or 0, resume=True)
+                 checkpoint_every=args.checkpoint_every or 0, saved=saved)
     if saved["task"] == "condgen":
         return _condgen_report(args, result)
     _report(result, result.summary)

@@ -12,6 +12,7 @@ from rnnkit.cli.gen_train import refuse_generation_flags
 from rnnkit.errors import RnnkitError
 from rnnkit.models.pooling import POOLINGS
 from rnnkit.train.config import TrainConfig
+from rnnkit.train.resumable import from_saved
 from rnnkit.train.task_data import TaskDataConfig
 from rnnkit.train.task_eval import evaluate_task
 from rnnkit.train.task_job import train_task
@@ -126,13 +127,10 @@ def run_task(args: argparse.Namespace) -> int:
 
 def resume_task(args: argparse.Namespace, saved: dict, train: TrainConfig) -> int:
     """Continue a classify/tag run from its checkpoint (``rnnkit train --resume RUN``)."""
-    try:
-        data = TaskDataConfig(**saved["data"])
-    except TypeError as e:
-        raise RnnkitError(f"'{args.resume}/config.json' does not fit this version ({e})") from None
+    data = from_saved(TaskDataConfig, saved, "data", args.resume)
     result = train_task(args.resume, data, {}, train, progress=not args.no_progress,
                         diagnose_every=args.diagnose_every,
-                        checkpoint_every=args.checkpoint_every or 0, resume=True)
+                        checkpoint_every=args.checkpoint_every or 0, saved=saved)
     return _report(saved["task"], result)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import sys
 import time
@@ -24,6 +23,7 @@ from rnnkit.train.config import OPTIMIZERS, PRECISIONS, TrainConfig
 from rnnkit.train.diagnostics import stateless_note
 from rnnkit.train.lm_job import (BUILTIN, PTB, TEST_NAMES, LMDataConfig, describe,
                                  read_run_config, train_lm)
+from rnnkit.train.resumable import from_saved
 
 # The main job's recipe: a 2-layer LSTM over characters, truncated BPTT, ~7 minutes on 2 cores.
 DEFAULTS = dict(
@@ -155,23 +155,17 @@ def _resume(args: argparse.Namespace) -> int:
     task = saved["task"]
     if args.task not in ("lm", task):
         raise RnnkitError(f"'{args.resume}' is a {task!r} run, not --task {args.task}")
-    try:
-        train = TrainConfig(**{**saved["train"], "betas": tuple(saved["train"]["betas"])})
-    except (TypeError, KeyError) as e:
-        raise RnnkitError(f"'{args.resume}/config.json' does not fit this version ({e})") from None
-    if args.steps is not None:
-        train = dataclasses.replace(train, steps=args.steps)
+    train = from_saved(TrainConfig, saved, "train", args.resume,
+                       betas=tuple(saved.get("train", {}).get("betas", TrainConfig.betas)),
+                       **({} if args.steps is None else {"steps": args.steps}))
     if task in GENERATION_TASKS:
         return resume_generation(args, saved, train)
     if task != "lm":
         return resume_task(args, saved, train)
-    try:
-        data = LMDataConfig(**saved["data"])
-        if args.checkpoint_every is not None:
-            data = dataclasses.replace(data, checkpoint_every=args.checkpoint_every)
-        model = LMConfig(**saved["model"])
-    except (TypeError, KeyError) as e:
-        raise RnnkitError(f"'{args.resume}/config.json' does not fit this version ({e})") from None
+    data = from_saved(LMDataConfig, saved, "data", args.resume,
+                      **({} if args.checkpoint_every is None else
+                         {"checkpoint_every": args.checkpoint_every}))
+    model = from_saved(LMConfig, saved, "model", args.resume)
     _note_stateless(model.cell, args.diagnose_every)
     result = train_lm(args.resume, data, model, train, resume=True,
                       progress=not args.no_progress, diagnose_every=args.diagnose_every)

@@ -53,8 +53,9 @@ def autocast_dtype(x: Tensor) -> torch.dtype | None:
     return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
 
 
-def under_autocast(function, *args, keep_float32: bool = False):
-    """Run an explicit-BPTT ``Function.apply`` under mixed precision (``torch.autocast``).
+def under_autocast(function, xp: Tensor, *args, keep_float32: bool = False):
+    """Run an explicit-BPTT ``Function.apply(xp, *args)`` under mixed precision
+    (``torch.autocast`` on ``xp``'s device).
 
     Autocast only rewrites the dtype of the ops it lists; inside a custom Function the input
     projections arrive in the low dtype while the weight and the state are float32, and a product
@@ -65,13 +66,13 @@ def under_autocast(function, *args, keep_float32: bool = False):
     the call is unchanged. ``keep_float32`` runs it in float32 under autocast instead (autocast's
     own rule for normalisations, whose statistics bfloat16 rounds too coarsely).
     """
-    dtype = next((autocast_dtype(a) for a in args if isinstance(a, Tensor)), None)
+    dtype = autocast_dtype(xp)
     if dtype is None:
-        return function(*args)
+        return function(xp, *args)
     dtype = torch.float32 if keep_float32 else dtype
     cast = [a.to(dtype) if isinstance(a, Tensor) and a.is_floating_point() else a for a in args]
-    with torch.autocast(cast[0].device.type, enabled=False):
-        return function(*cast)
+    with torch.autocast(xp.device.type, enabled=False):
+        return function(xp.to(dtype), *cast)
 
 
 class RecurrentProduct:

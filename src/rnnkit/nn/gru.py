@@ -38,6 +38,5 @@ class GRUCell(RecurrentCell):
         r = torch.sigmoid(x_r + h_r)
         z = torch.sigmoid(x_z + h_z)
         n = torch.tanh(x_n + r * h_n)
-        h = torch.lerp(n, h.to(n.dtype), z)              # (1 - z) * n + z * h; under autocast
-                                                         # n is bfloat16, h may be float32
+        h = torch.lerp(n, h, z)                          # (1 - z) * n + z * h
         return h, h

@@ -40,6 +40,10 @@ def scan(cell: RecurrentCell, x: Tensor, state: State, *, lengths: Tensor | None
     (:meth:`~rnnkit.nn.cell.RecurrentCell.step_projected`)."""
     xp = cell.project_input(x).unbind(1)                 # T x (B, G*H)
     steps = len(xp)
+    if steps and torch.is_autocast_enabled(x.device.type):
+        # under autocast the projections are bfloat16: the state follows, once, not per step
+        dtype = xp[0].dtype
+        state = state.to(dtype) if isinstance(state, Tensor) else tuple(s.to(dtype) for s in state)
     masks = valid_mask(lengths.to(x.device), steps).unbind(0) if lengths is not None else None
     outputs: list[Tensor] = [x.new_empty(0)] * steps
     for t in (reversed(range(steps)) if reverse else range(steps)):

@@ -31,7 +31,7 @@ from rnnkit.models.conditional import ConditionalConfig, ConditionalGenerator
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.loop import Trainer, evaluate_loss
 from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
-from rnnkit.train.resumable import fit_with_checkpoints, read_json, saved_settings, start_run
+from rnnkit.train.resumable import fit_with_checkpoints, saved_settings, start_run
 
 
 @dataclass(frozen=True)
@@ -109,12 +109,11 @@ DERIVED = ("vocab_size", "num_conditions")
 def train_condgen(run_dir: str | Path, data_config: CondGenDataConfig, model_overrides: dict,
                   train_config: TrainConfig, *, epochs: float | None = None,
                   progress: bool = True, checkpoint_every: int = 0,
-                  resume: bool = False) -> CondGenResult:
-    """Train a conditional generator into ``run_dir``; ``resume`` continues the run in
-    ``run_dir`` with the model of its ``config.json``."""
+                  saved: dict | None = None) -> CondGenResult:
+    """Train a conditional generator into ``run_dir``; ``saved`` (the run's config.json)
+    continues the run in ``run_dir`` with its model."""
     run_dir = Path(run_dir)
     data = prepare(data_config)
-    saved = read_json(run_dir / "config.json") if resume else None
     if saved is not None:
         model_overrides = saved_settings(saved["model"], DERIVED)
     torch.manual_seed(train_config.seed)

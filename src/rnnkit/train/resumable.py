@@ -32,14 +32,13 @@ def write_json(path: Path, obj) -> None:
                                                   encoding="utf-8"))
 
 
-def read_json(path: Path) -> dict:
-    """A run's JSON file, or one line saying it is missing or not JSON."""
+def from_saved(config_class, saved: dict, key: str, run_dir, **changes):
+    """``config_class`` built from the run's ``config.json`` entry ``saved[key]`` (with
+    ``changes``), or one line saying the run was saved by another version."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RnnkitError(f"'{path.parent}' is not a run folder (no {path.name})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RnnkitError(f"'{path}' is not valid JSON ({e})") from None
+        return config_class(**{**saved[key], **changes})
+    except (TypeError, KeyError) as e:
+        raise RnnkitError(f"'{run_dir}/config.json' does not fit this version ({e})") from None
 
 
 def saved_settings(saved_model: dict, derived: tuple[str, ...]) -> dict:

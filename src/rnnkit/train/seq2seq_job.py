@@ -36,8 +36,7 @@ from rnnkit.train.condgen_job import seq_loss
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.loop import Trainer, evaluate_loss
 from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
-from rnnkit.train.resumable import (fit_with_checkpoints, read_json, saved_settings,
-                                    start_run, write_json)
+from rnnkit.train.resumable import fit_with_checkpoints, saved_settings, start_run, write_json
 from rnnkit.train.seq2seq_metrics import error_rates
 
 # phones, space-separated; everything else: characters
@@ -161,12 +160,11 @@ DERIVED = ("source_vocab", "target_vocab")
 def train_seq2seq(run_dir: str | Path, data_config: Seq2SeqDataConfig, model_overrides: dict,
                   train_config: TrainConfig, *, epochs: float | None = None,
                   scheduled_sampling: float = 0.0, progress: bool = True,
-                  checkpoint_every: int = 0, resume: bool = False) -> Seq2SeqResult:
+                  checkpoint_every: int = 0, saved: dict | None = None) -> Seq2SeqResult:
     """Train an attention encoder-decoder into ``run_dir`` and score it on the test part;
-    ``resume`` continues the run in ``run_dir`` with the model of its ``config.json``."""
+    ``saved`` (the run's config.json) continues the run in ``run_dir`` with its model."""
     run_dir = Path(run_dir)
     dataset, train, val, test, codecs = prepare(data_config)
-    saved = read_json(run_dir / "config.json") if resume else None
     if saved is not None:
         model_overrides = saved_settings(saved["model"], DERIVED)
         scheduled_sampling = saved["scheduled_sampling"]

@@ -35,8 +35,7 @@ from rnnkit.train.diagnostics import training_probe
 from rnnkit.train.diagnostics_plot import finish_probe
 from rnnkit.train.loop import Trainer, evaluate_loss
 from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
-from rnnkit.train.resumable import (fit_with_checkpoints, read_json, saved_settings,
-                                    start_run, write_json)
+from rnnkit.train.resumable import fit_with_checkpoints, saved_settings, start_run, write_json
 from rnnkit.train.task_data import TaskData, TaskDataConfig, prepare
 
 CODEC_FILE = "codec.json"
@@ -127,14 +126,13 @@ DERIVED = ("num_classes", "num_tags", "vocab_size", "char_vocab_size")
 def train_task(run_dir: str | Path, data_config: TaskDataConfig, model_overrides: dict,
                train_config: TrainConfig, *, epochs: float | None = None,
                progress: bool = True, diagnose_every: int | None = None,
-               checkpoint_every: int = 0, resume: bool = False) -> TaskResult:
+               checkpoint_every: int = 0, saved: dict | None = None) -> TaskResult:
     """Train a classifier or tagger into ``run_dir``; ``epochs`` sets the number of steps;
     ``diagnose_every`` records the gradient flow every N steps (``rnnkit.train.diagnostics``);
-    ``checkpoint_every`` saves a resumable checkpoint every N steps; ``resume`` continues the
-    run in ``run_dir`` with the model of its ``config.json`` (``model_overrides`` unused)."""
+    ``checkpoint_every`` saves a resumable checkpoint every N steps; ``saved`` (the run's
+    config.json) continues the run in ``run_dir`` with its model (``model_overrides`` unused)."""
     run_dir = Path(run_dir)
     data = prepare(data_config)
-    saved = read_json(run_dir / "config.json") if resume else None
     if saved is not None:
         model_overrides = saved_settings(saved["model"], DERIVED)
     torch.manual_seed(train_config.seed)
