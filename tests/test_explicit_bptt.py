@@ -86,6 +86,20 @@ def test_prepacked_recurrent_product_matches_the_reference_loop(cell):
                         hidden=hidden)
 
 
+@pytest.mark.parametrize("rows,cols", [(24, 6), (1024, 256)])     # addmm_ and prepacked
+def test_recurrent_product_accumulates_and_overwrites(rows, cols):
+    torch.manual_seed(5)
+    weight, h = torch.randn(rows, cols), torch.randn(3, cols)
+    product = common.RecurrentProduct(weight, 3)
+    assert product.packed == (rows * cols >= common.PACKED_MIN_WEIGHT)
+    acc = torch.randn(3, rows)
+    expected = acc + h @ weight.T
+    torch.testing.assert_close(product(acc, h), expected, atol=1e-4, rtol=1e-5)
+    out = torch.full((3, rows), float("nan"))            # ``into`` never reads what was there
+    torch.testing.assert_close(product.into(out, h), h @ weight.T, atol=1e-4, rtol=1e-5)
+    assert torch.equal(out, product.into(out, h))
+
+
 @pytest.mark.parametrize("cell,direction", list(itertools.product(FUNCTIONS, DIRECTIONS)))
 def test_chunked_backward_gives_the_same_gradients(cell, direction, monkeypatch):
     _, fn = FUNCTIONS[cell]

@@ -74,13 +74,14 @@ def test_explicit_lstm_gradcheck_in_float64(layer_norm, masked, reverse, use_len
     xp = torch.randn(B, T, 4 * H, generator=gen, **d)
     h0, c0 = torch.randn(B, H, generator=gen, **d), torch.randn(B, H, generator=gen, **d)
     w_hh = 0.6 * torch.randn(4 * H, H, generator=gen, **d)
+    b_hh = torch.randn(4 * H, generator=gen, **d)
     ln = [1 + 0.3 * torch.randn(n, generator=gen, **d) for n in (4 * H, H, H)]
-    args = [t.requires_grad_() for t in (xp, h0, c0, w_hh, *ln)]
+    args = [t.requires_grad_() for t in (xp, h0, c0, w_hh, b_hh, *ln)]
     mask = dropout_mask(B, H, dtype=torch.float64) if masked else None
     lengths = LENGTHS if use_lengths else None
 
-    def run(xp, h0, c0, w_hh, gain_hh, gain_c, bias_c):
-        y, (h, c) = rn.explicit_lstm(xp, (h0, c0), w_hh,
+    def run(xp, h0, c0, w_hh, b_hh, gain_hh, gain_c, bias_c):
+        y, (h, c) = rn.explicit_lstm(xp, (h0, c0), w_hh, b_hh=b_hh,
                                      layer_norm=(gain_hh, gain_c, bias_c) if layer_norm else None,
                                      recurrent_mask=mask, lengths=lengths, reverse=reverse)
         return y, h, c

@@ -103,6 +103,13 @@ class RecurrentProduct:
         return acc.copy_(torch.ops.mkldnn._linear_pointwise.binary(
             h, acc, self.weight, None, "add"))
 
+    def into(self, out: Tensor, h: Tensor) -> Tensor:
+        """out (B, rows) = h (B, cols) @ weight.T, overwriting ``out``; returns out."""
+        if not self.packed:
+            return torch.mm(h, self.weight, out=out)
+        return out.copy_(torch.ops.mkldnn._linear_pointwise(h, self.weight, None, "none", [],
+                                                            ""))
+
     def masked(self, acc: Tensor, h: Tensor, mask: Tensor | None, scratch: Tensor) -> Tensor:
         """acc += mask * (h @ weight.T), through ``scratch`` (B, rows); plain ``acc += h @
         weight.T`` when ``mask`` is None. The backward of variational dropout."""

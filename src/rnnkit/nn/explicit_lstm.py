@@ -8,8 +8,9 @@ ops per step (five without layer norm), everything that does not depend on the c
 computed for whole chunks of time around the loop, and dW_hh as one matrix product per chunk.
 
 Forward, per step (gate order i, f, g, o; :mod:`rnnkit.nn.lstm`, :mod:`rnnkit.nn.ln_lstm`), with
-xp = LN(x W_ih^T) + b_ih + b_hh (or x W_ih^T + b_ih + b_hh without layer norm) given for all steps,
-m the recurrent dropout mask (B, H) or 1, and N(v) = (v - mean(v)) / sqrt(var(v) + eps):
+x_t = xp_t + b_hh, where xp = LN(x W_ih^T) + b_ih (or x W_ih^T + b_ih without layer norm) is
+given for all steps, m is the recurrent dropout mask (B, H) or 1, and
+N(v) = (v - mean(v)) / sqrt(var(v) + eps):
 
 .. math::
     u_t &= m \\odot h_{t-1}, \\quad a_t = W_{hh} u_t \\\\
@@ -33,8 +34,10 @@ layer-norm backward P(v) = r (v - mean(v) - n mean(v n)) for n = N(a), r = 1/sqr
     dW_{hh} &= \\sum_t da_t^T u_t, \\quad d\\gamma_{hh} = \\sum_t dx_t N(a_t), \\quad
         d\\gamma_c, d\\beta_c \\text{ likewise}
 
-Each P is two batched products with the (B, 2, n) rows [1, N(v)] (one for both means, one to
-subtract them), so the layer-norm backward adds four ops per step. b_hh is folded into xp
+Each P is one ``torch.native_layer_norm_backward`` per step (the statistics come from one
+``native_layer_norm`` per chunk), so the layer-norm backward adds three ops per step. b_hh only
+adds to the pre-activations (before or after layer norm): it is added while xp is copied into the
+time-major gate buffer, and db_hh is the sum of dxp. b_hh is folded into xp
 (it only adds to the pre-activations, before or after layer norm), so this Function has none.
 
 >>> import torch
@@ -60,43 +63,39 @@ from rnnkit.nn.explicit_common import (RecurrentProduct, chunks, final_state, fi
 from rnnkit.nn.ln_lstm import LN_EPS
 
 
-def normalise(v: Tensor) -> tuple[Tensor, Tensor]:
-    """(N(v), 1/sqrt(var + eps)) over the last dimension: (..., n) -> (..., n), (..., 1).
+def normalise(v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(N(v), mean(v), 1/sqrt(var + eps)) over the last dimension: (..., n) -> (..., n),
+    (..., 1), (..., 1).
 
     ``torch.native_layer_norm`` without affine parameters: one fused kernel (``var_mean`` and
     the arithmetic after it took about 4x as long here)."""
-    normed, _, rstd = torch.native_layer_norm(v, (v.shape[-1],), None, None, LN_EPS)
-    return normed, rstd
+    return torch.native_layer_norm(v, (v.shape[-1],), None, None, LN_EPS)
 
 
-def projector(normed: Tensor) -> Tensor:
-    """[1, n] as rows (..., 2, n), for ``v -> v - mean(v) - n mean(v n)`` in two batched
-    products (:func:`project_`)."""
-    basis = normed.new_empty(*normed.shape[:-1], 2, normed.shape[-1])  # (..., 2, n)
-    basis[..., 0, :] = 1.0
-    basis[..., 1, :] = normed
-    return basis
+def layer_norm_grad(grad: Tensor, v: Tensor, mean: Tensor, rstd: Tensor, gain: Tensor) -> Tensor:
+    """dL/dv of LN(v; gain) given grad = dL/dLN(v), for one step's rows (B, n):
+    P(gain * grad) = r (w - mean(w) - N(v) mean(w N(v))) with w = gain * grad.
 
-
-def project_(v: Tensor, basis: Tensor) -> Tensor:
-    """v (B, n) -= mean(v) + n mean(v n), in place, with :func:`projector`'s rows for one step."""
-    rows = v[:, None]                                    # (B, 1, n)
-    sums = torch.bmm(rows, basis.transpose(1, 2))        # (B, 1, 2): sum(v), sum(v n)
-    return rows.baddbmm_(sums, basis, alpha=-1.0 / v.shape[-1])
+    ``torch.native_layer_norm_backward``: one fused kernel per step, where the same projection as
+    two batched products (``bmm`` with the rows [1, N(v)]) took about twice as long (B32, 4H =
+    1024 and B64, 4H = 2048, one thread)."""
+    return torch.ops.aten.native_layer_norm_backward(grad, v, (v.shape[-1],), mean, rstd, gain,
+                                                     None, [True, False, False])[0]
 
 
 class ExplicitLSTM(torch.autograd.Function):
-    """One LSTM direction: (xp, h0, c0, w_hh, gain_hh, gain_c, bias_c, mask, lengths, reverse)
-    -> (y, h_n, c_n).
+    """One LSTM direction: (xp, h0, c0, w_hh, b_hh, gain_hh, gain_c, bias_c, mask, lengths,
+    reverse) -> (y, h_n, c_n).
 
-    xp (B, T, 4H) with both biases in it, h0 and c0 (B, H), w_hh (4H, H); gain_hh (4H,),
-    gain_c (H,) and bias_c (H,) or None for layer norm, or all None without it; mask (B, H) or
-    None; lengths (B,) int64 or None. y is zero at padded steps; (h_n, c_n) come from each
+    xp (B, T, 4H) with b_ih in it, h0 and c0 (B, H), w_hh (4H, H), b_hh (4H,) or None;
+    gain_hh (4H,), gain_c (H,) and bias_c (H,) or None for layer norm, or all None without it;
+    mask (B, H) or None; lengths (B,) int64 or None. y is zero at padded steps; (h_n, c_n) come from each
     sequence's last real step.
     """
 
     @staticmethod
-    def forward(ctx, xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, gain_hh: Tensor | None,
+    def forward(ctx, xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
+                gain_hh: Tensor | None,
                 gain_c: Tensor | None, bias_c: Tensor | None, mask: Tensor | None,
                 lengths: Tensor | None, reverse: bool) -> tuple[Tensor, Tensor, Tensor]:
         B, T, _ = xp.shape
@@ -104,8 +103,12 @@ class ExplicitLSTM(torch.autograd.Function):
         layer_norm = gain_hh is not None
         valid = valid_steps(lengths, T)                  # (T, B, 1) or None
         with torch.no_grad():
-            gates = xp.transpose(0, 1).clone(memory_format=torch.contiguous_format)  # (T, B, 4H)
-            raw = xp.new_zeros(T, B, 4 * H) if layer_norm else None    # a_t
+            gates = xp.new_empty(T, B, 4 * H)            # x_t, then the activated gates
+            if b_hh is None:
+                gates.copy_(xp.transpose(0, 1))
+            else:
+                torch.add(xp.transpose(0, 1), b_hh, out=gates)
+            raw = xp.new_empty(T, B, 4 * H) if layer_norm else None    # a_t
             us = xp.new_empty(T, B, H) if mask is not None else None   # u_t = m * h_{t-1}
             ks = xp.new_empty(T, B, H)                   # k_t = tanh(LN(c_t)) or tanh(c_t)
             hs, cs = new_state_buffer(xp, h0, reverse), new_state_buffer(xp, c0, reverse)
@@ -122,8 +125,8 @@ class ExplicitLSTM(torch.autograd.Function):
             for t in time_order(T, reverse):
                 prev = h[t + read] if mask is None else torch.mul(h[t + read], mask, out=u[t])
                 if layer_norm:
-                    pre[t].add_(F.layer_norm(product(a[t], prev), (4 * H,), gain_hh, None,
-                                             LN_EPS))
+                    pre[t].add_(F.layer_norm(product.into(a[t], prev), (4 * H,), gain_hh,
+                                             None, LN_EPS))
                 else:
                     product(pre[t], prev)
                 i_f[t].sigmoid_()
@@ -140,7 +143,8 @@ class ExplicitLSTM(torch.autograd.Function):
             c_n = final_state(cs, lengths, valid, reverse)
 
         ctx.save_for_backward(gates, raw, us, ks, hs, cs, w_hh, gain_hh, gain_c, mask, lengths)
-        ctx.reverse, ctx.has_bias_c = reverse, bias_c is not None
+        ctx.reverse, ctx.has_b_hh = reverse, b_hh is not None
+        ctx.has_bias_c = bias_c is not None
         return y, h_n, c_n
 
     @staticmethod
@@ -162,7 +166,7 @@ class ExplicitLSTM(torch.autograd.Function):
         gc_rows = dcs[:, :, None].unbind(0)                                       # (B, 1, H)
         product = RecurrentProduct(w_hh.t(), B)          # dh_{t-1} += m * (da_t @ W_hh)
         scratch = dy.new_empty(B, H)
-        per_step = (12 + (28 if layer_norm else 0)) * B * H * gates.element_size()
+        per_step = (12 + (10 if layer_norm else 0)) * B * H * gates.element_size()
 
         for t0, t1 in chunks(T, per_step, reverse):
             n = t1 - t0
@@ -180,37 +184,34 @@ class ExplicitLSTM(torch.autograd.Function):
                 for tensor in (coef, dk[:, :, None], carry[:, :, None]):
                     tensor.masked_fill_(~valid[t0:t1, :, :, None], 0.0)
             if layer_norm:
-                c_norm, c_rstd = normalise(c_out[t0:t1])
-                dk_ln = dk * gain_c * c_rstd             # (n, B, H)
-                c_basis = projector(c_norm)
-                a_norm, a_rstd = normalise(raw[t0:t1])
-                a_scale = gain_hh * a_rstd               # (n, B, 4H)
-                a_basis = projector(a_norm)
-                das = gates.new_empty(n, B, 4 * H)       # da_t
+                c_norm, c_mean, c_rstd = normalise(c_out[t0:t1])       # (n, B, H), (n, B, 1)
+                a_norm, a_mean, a_rstd = normalise(raw[t0:t1])         # (n, B, 4H), (n, B, 1)
+                das: list[Tensor | None] = [None] * n                  # da_t
+                d_ln_c = gates.new_empty(B, H)                        # dL/dLN(c_t)
             e_cg = coef[:, :, :3].unbind(0)              # (B, 3, H): the dc-scaled gates
             e_o = coef[:, :, 3].unbind(0)
             dx = coef.view(n, B, 4 * H)
             dx_t = dx.unbind(0)
-            dk_t, carry_t = (dk_ln if layer_norm else dk).unbind(0), carry.unbind(0)
+            dk_t, carry_t = dk.unbind(0), carry.unbind(0)
             for s in (range(n) if reverse else range(n - 1, -1, -1)):
                 t = t0 + s
                 if layer_norm:
-                    dc_ln = torch.mul(gh[t + write], dk_t[s])
-                    project_(dc_ln, c_basis[s])
-                    gc[t + write].add_(dc_ln)
+                    torch.mul(gh[t + write], dk_t[s], out=d_ln_c)
+                    gc[t + write].add_(layer_norm_grad(d_ln_c, c_out[t], c_mean[s], c_rstd[s],
+                                                       gain_c))
                 else:
                     gc[t + write].addcmul_(gh[t + write], dk_t[s])
                 e_cg[s].mul_(gc_rows[t + write])
                 e_o[s].mul_(gh[t + write])
                 gc[t + read].addcmul_(gc[t + write], carry_t[s])
                 if layer_norm:
-                    da = torch.mul(dx_t[s], a_scale[s], out=das[s])
-                    project_(da, a_basis[s])
+                    da = das[s] = layer_norm_grad(dx_t[s], raw[t], a_mean[s], a_rstd[s],
+                                                  gain_hh)
                 else:
                     da = dx_t[s]
                 product.masked(gh[t + read], da, mask, scratch)
 
-            da_all = das if layer_norm else dx           # (n, B, 4H)
+            da_all = torch.stack(das) if layer_norm else dx          # (n, B, 4H)
             u = us[t0:t1] if mask is not None else h_prev[t0:t1]
             dw.addmm_(da_all.reshape(-1, 4 * H).t(), u.reshape(-1, H))   # (4H, nB) @ (nB, H)
             dxp[:, t0:t1] = dx.transpose(0, 1)
@@ -225,21 +226,24 @@ class ExplicitLSTM(torch.autograd.Function):
         d_gain_hh, d_gain_c, d_bias_c = grads if layer_norm else (None, None, None)
         if not ctx.has_bias_c:
             d_bias_c = None
-        return dxp, dh0, dc0, dw, d_gain_hh, d_gain_c, d_bias_c, None, None, None
+        db_hh = dxp.sum((0, 1)) if ctx.has_b_hh else None
+        return dxp, dh0, dc0, dw, db_hh, d_gain_hh, d_gain_c, d_bias_c, None, None, None
 
 
 def explicit_lstm(xp: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, *,
+                  b_hh: Tensor | None = None,
                   layer_norm: tuple[Tensor, Tensor, Tensor | None] | None = None,
                   recurrent_mask: Tensor | None = None, lengths: Tensor | None = None,
                   reverse: bool = False) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-    """Run :class:`ExplicitLSTM`: xp (B, T, 4H) with both biases, state (h0, c0) each (B, H),
-    ``layer_norm`` = (gain_hh, gain_c, bias_c) or None -> (y (B, T, H), (h_n, c_n))."""
+    """Run :class:`ExplicitLSTM`: xp (B, T, 4H) with b_ih, state (h0, c0) each (B, H), b_hh
+    (4H,) or None, ``layer_norm`` = (gain_hh, gain_c, bias_c) or None ->
+    (y (B, T, H), (h_n, c_n))."""
     if lengths is not None:
         lengths = lengths.to(device=xp.device, dtype=torch.long)
     gain_hh, gain_c, bias_c = layer_norm if layer_norm is not None else (None, None, None)
     # Layer norm in bfloat16 drifts (measured: 4 % of the output norm over 2 layers x 11 steps,
     # gradient cosine 0.95 against float32), so the layer-norm LSTM stays float32 under autocast.
-    y, h_n, c_n = under_autocast(ExplicitLSTM.apply, xp, *state, w_hh, gain_hh, gain_c, bias_c,
-                                 recurrent_mask, lengths, reverse,
+    y, h_n, c_n = under_autocast(ExplicitLSTM.apply, xp, *state, w_hh, b_hh, gain_hh, gain_c,
+                                 bias_c, recurrent_mask, lengths, reverse,
                                  keep_float32=layer_norm is not None)
     return y, (h_n, c_n)

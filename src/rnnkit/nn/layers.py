@@ -95,11 +95,9 @@ def explicit_scan(cell: RecurrentCell, x: Tensor, state: State, *,
     xp = cell.project_input(x)                           # (B, T, G*H)
     kwargs = dict(lengths=lengths, reverse=reverse, recurrent_mask=recurrent_mask)
     if isinstance(cell, (LSTMCell, LayerNormLSTMCell)):
-        if cell.b_hh is not None:                        # adds to the pre-activations either way
-            xp = xp + cell.b_hh
         ln = ((cell.gain_hh, cell.gain_c, cell.bias_c) if isinstance(cell, LayerNormLSTMCell)
               else None)
-        return explicit_lstm(xp, state, cell.w_hh, layer_norm=ln, **kwargs)
+        return explicit_lstm(xp, state, cell.w_hh, b_hh=cell.b_hh, layer_norm=ln, **kwargs)
     if isinstance(cell, GRUCell):
         return explicit_gru(xp, state, cell.w_hh, cell.b_hh, **kwargs)
     if isinstance(cell, ElmanCell):
