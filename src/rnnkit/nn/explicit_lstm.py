@@ -3,8 +3,8 @@
 ``torch.nn.LSTM`` offers.
 
 The design of :mod:`rnnkit.nn.explicit_gru`: ONE autograd node per layer and direction, the
-forward loop under no_grad into preallocated time-major buffers, the backward loop at about ten
-ops per step (five without layer norm), everything that does not depend on the carried gradients
+forward loop under no_grad into preallocated time-major buffers, the backward loop at eight ops
+per step (five without layer norm), everything that does not depend on the carried gradients
 computed for whole chunks of time around the loop, and dW_hh as one matrix product per chunk.
 
 Forward, per step (gate order i, f, g, o; :mod:`rnnkit.nn.lstm`, :mod:`rnnkit.nn.ln_lstm`), with
