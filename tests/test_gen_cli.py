@@ -164,3 +164,43 @@ def test_seq2seq_takes_a_causal_cnn_encoder(capsys, tmp_path):
     assert code == 0 and "WER" in out, err
     code, _, err = run_cli(capsys, "predict", str(tmp_path / "run"), "abc")
     assert code == 0, err
+
+
+@pytest.fixture(scope="module")
+def reverse_runs(tmp_path_factory):
+    """Two recurrent seq2seq runs on the same pairs and split (seeds 0 and 1), and one on other
+    pairs."""
+    root = tmp_path_factory.mktemp("ens")
+    words = [a + b + c for a in "abcd" for b in "abcd" for c in "abcd"]
+    pairs, other = root / "reverse.tsv", root / "copy.tsv"
+    pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in words), encoding="utf-8")
+    other.write_text("".join(f"{w}\t{w}\n" for w in words), encoding="utf-8")
+    from rnnkit.cli.main import main
+    runs = []
+    for name, data, seed in (("a", pairs, "0"), ("b", pairs, "1"), ("c", other, "0")):
+        out = root / name
+        assert main(["train", "--task", "seq2seq", "--data", str(data), "--val-fraction", "0",
+                     "--seed", seed, "--split-seed", "0", "--out", str(out), *TINY]) == 0
+        runs.append(out)
+    return runs
+
+
+def test_evaluate_decodes_an_ensemble_of_runs(capsys, reverse_runs, tiny_run, tiny_text,
+                                              tmp_path):
+    import json
+    a, b, c = (str(r) for r in reverse_runs)
+    code, out, err = run_cli(capsys, "evaluate", a, "--ensemble", b)
+    assert code == 0 and "greedy, ensemble of 2" in out, err
+    record = json.loads((reverse_runs[0] / "evaluation_greedy_ensemble2.json").read_text())
+    assert record["ensemble"] == [a, b] and 0.0 <= record["test"]["wer"] <= 1.0
+    code, out, err = run_cli(capsys, "evaluate", a, "--ensemble", b, "--beam", "2")
+    assert code == 0 and "beam 2, ensemble of 2" in out, err
+    code, _, err = run_cli(capsys, "evaluate", a, "--ensemble", c)
+    assert_one_line_error(code, err, "other data or another split")
+    code, _, err = run_cli(capsys, "evaluate", a, "--ensemble", str(tiny_run))
+    assert_one_line_error(code, err, "not a seq2seq run")
+    code, _, err = run_cli(capsys, "evaluate", str(tiny_run), "--ensemble", a)
+    assert_one_line_error(code, err, "--ensemble applies to seq2seq runs")
+    code, _, err = run_cli(capsys, "train", "--data", str(tiny_text), "--split-seed", "1",
+                           "--out", str(tmp_path / "lm"))
+    assert_one_line_error(code, err, "--split-seed apply to --task classify or tag")

@@ -76,3 +76,8 @@ def escaped_text(text: str) -> str:
             out.append(text[i])
             i += 1
     return "".join(out)
+
+
+def split_seed(args: argparse.Namespace, seed: int) -> int:
+    """The seed of the train/test split: ``--split-seed``, or the run's ``--seed``."""
+    return seed if getattr(args, "split_seed", None) is None else args.split_seed

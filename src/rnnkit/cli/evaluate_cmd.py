@@ -30,6 +30,9 @@ def add_parser(commands) -> None:
     p.add_argument("--data", metavar="FILE", help="data to score instead (same format)")
     p.add_argument("--beam", type=int, metavar="K",
                    help="seq2seq: score the test part with beam search of width K (greedy: 1)")
+    p.add_argument("--ensemble", nargs="+", metavar="RUN2",
+                   help="seq2seq: decode RUN together with these runs (trained on the same data "
+                        "and split), averaging their log-probabilities at every step")
     p.add_argument("--split", choices=("validation", "test"), default="validation",
                    help="language model on a built-in text: its validation tail or its test "
                         "part (the unseen play of builtin:shakespeare, PTB's test set)")
@@ -51,6 +54,8 @@ def run_condgen_evaluation(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     config = read_run_config(args.run)
+    if args.ensemble and config["task"] != "seq2seq":
+        raise RnnkitError("--ensemble applies to seq2seq runs")
     if config["task"] in ("classify", "tag"):
         return run_task_evaluation(args)
     if config["task"] == "seq2seq":

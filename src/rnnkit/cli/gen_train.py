@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from rnnkit.cli.args import nonnegative_float, positive_int
+from rnnkit.cli.args import nonnegative_float, positive_int, split_seed
 from rnnkit.errors import RnnkitError
 from rnnkit.models.attention import KINDS
 from rnnkit.models.encoders import ENCODERS
@@ -113,7 +113,8 @@ def _condgen(args, s: dict, out: Path, train: TrainConfig) -> int:
 
     data = CondGenDataConfig(data=args.data, text_column=args.text_column or "text",
                              label_column=args.label_column or "label",
-                             test_fraction=args.test_fraction or 0.2, split_seed=s["seed"],
+                             test_fraction=args.test_fraction or 0.2,
+                             split_seed=split_seed(args, s["seed"]),
                              val_fraction=0.1 if args.val_fraction is None else
                              args.val_fraction, batch_size=s["batch_size"])
     if args.positional:
@@ -156,7 +157,8 @@ def condgen_summary(figures: dict) -> str:
 def _seq2seq(args, s: dict, out: Path, train: TrainConfig) -> int:
     from rnnkit.train.seq2seq_job import Seq2SeqDataConfig, train_seq2seq
 
-    data = Seq2SeqDataConfig(data=args.data, split_seed=s["seed"], batch_size=s["batch_size"],
+    data = Seq2SeqDataConfig(data=args.data, split_seed=split_seed(args, s["seed"]),
+                             batch_size=s["batch_size"],
                              val_fraction=0.02 if args.val_fraction is None else
                              args.val_fraction, max_train=args.max_train or 0,
                              max_test=args.max_test or 0)

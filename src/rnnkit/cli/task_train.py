@@ -7,7 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
-from rnnkit.cli.args import positive_int, probability
+from rnnkit.cli.args import positive_int, probability, split_seed
 from rnnkit.cli.gen_train import refuse_generation_flags
 from rnnkit.errors import RnnkitError
 from rnnkit.models.pooling import POOLINGS
@@ -57,8 +57,9 @@ def add_task_flags(p: argparse.ArgumentParser) -> None:
 
 
 TASK_ONLY = ("text_column", "label_column", "encoding", "test_data", "test_fraction",
-             "max_len", "frame", "pooling", "unidirectional", "class_weights", "char_hidden",
-             "word_dropout")
+             "split_seed", "max_len", "frame", "pooling", "unidirectional", "class_weights",
+             "char_hidden", "word_dropout")
+
 
 
 def refuse_task_flags(args: argparse.Namespace) -> None:
@@ -96,7 +97,8 @@ def run_task(args: argparse.Namespace) -> int:
         text_column=args.text_column or base.text_column,
         label_column=args.label_column or base.label_column,
         encoding=args.encoding or base.encoding, test_data=args.test_data,
-        test_fraction=args.test_fraction or base.test_fraction, split_seed=s["seed"],
+        test_fraction=args.test_fraction or base.test_fraction,
+        split_seed=split_seed(args, s["seed"]),
         val_fraction=s["val_fraction"], level=args.level or base.level,
         max_len=args.max_len or base.max_len, frame=args.frame or base.frame,
         batch_size=s["batch_size"], class_weights=bool(args.class_weights))

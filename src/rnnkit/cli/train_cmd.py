@@ -67,6 +67,10 @@ def add_parser(commands) -> None:
     p.add_argument("--warmup", type=nonnegative_int, metavar="N", help="warm-up steps (100)")
     p.add_argument("--weight-decay", type=nonnegative_float, metavar="W", help="AdamW decay")
     p.add_argument("--seed", type=nonnegative_int, metavar="S", help="random seed (0)")
+    p.add_argument("--split-seed", type=nonnegative_int, metavar="S",
+                   help="classify, tag, seq2seq, condgen: seed of the train/test split "
+                        "(default: --seed); keep it fixed to train several models on one split, "
+                        "e.g. for rnnkit evaluate --ensemble")
     p.add_argument("--optimizer", choices=OPTIMIZERS,
                    help="adamw (default), or sgd: plain SGD, the LSTM language-model recipe "
                         "(e.g. --lr 1 --clip 5 --weight-decay 0)")

@@ -1,7 +1,7 @@
 """Decoding a :class:`~rnnkit.models.seq2seq.Seq2Seq` (or a
 :class:`~rnnkit.models.transformer_seq2seq.TransformerSeq2Seq`, which has the same ``encode``
-and ``step``; its state is a key/value cache with the batch on dim 1): greedy (batched) and
-beam search.
+and ``step``; its state is a key/value cache with the batch on dim 1, or a
+:class:`~rnnkit.models.seq2seq_ensemble.Seq2SeqEnsemble`): greedy (batched) and beam search.
 
 Greedy takes the most likely symbol at each step, for a whole batch of sources at once. Beam
 search keeps the ``beam`` best partial outputs of one source; a finished hypothesis (it drew the
@@ -55,6 +55,14 @@ def _pad(sources: list[list[int]]) -> Tensor:
         raise RnnkitError("a source is empty: nothing to decode")
     return torch.nn.utils.rnn.pad_sequence([torch.tensor(s) for s in sources],
                                            batch_first=True)                 # (B, S)
+
+
+def select_rows(state, rows: Tensor):
+    """A decoder state (a tensor (layers, B, H), or nested tuples of them: an LSTM's (h, c), an
+    ensemble's members) with its batch rows picked by ``rows``."""
+    if isinstance(state, tuple):
+        return tuple(select_rows(s, rows) for s in state)
+    return state[:, rows]
 
 
 @torch.inference_mode()
@@ -134,7 +142,7 @@ def beam_search(model: Seq2Seq, source: list[int], *, beam: int = 5, max_length:
             scores = torch.cat([scores, torch.full((pad,), -math.inf)])
             seqs += [seqs[0]] * pad
             atts += [atts[0]] * pad
-        state = tuple(s[:, rows] for s in state) if isinstance(state, tuple) else state[:, rows]
+        state = select_rows(state, rows)
         y = torch.tensor(keep_ids + keep_ids[:1] * (beam - len(keep_ids)))
     else:
         for i in range(beam):
