@@ -4,6 +4,8 @@
 - ``g2p``: grapheme-to-phoneme on CMUdict, WER and PER (greedy and beam 5);
 - ``g2p-nostress``: CMUdict without stress digits (39 phones, the phone set
   of the published figures), two threads;
+- ``g2p-ensemble``: three no-stress G2P runs (two seeds of the g2p-nostress recipe and the
+  smaller recipe) decoded as one ensemble, greedy;
 - ``translate``: English -> Turkish software messages (gettext catalogues), BLEU and chrF,
   against copying the English source unchanged;
 - ``ptb``: word-level LSTM language model on Penn Treebank, test perplexity (the recipe of
