@@ -61,7 +61,6 @@ TASK_ONLY = ("text_column", "label_column", "encoding", "test_data", "test_fract
              "char_hidden", "word_dropout")
 
 
-
 def refuse_task_flags(args: argparse.Namespace) -> None:
     """One line when a classification/tagging flag is given to the language model."""
     given = [f"--{n.replace('_', '-')}" for n in TASK_ONLY if getattr(args, n, None) is not None]

@@ -83,14 +83,10 @@ class Seq2SeqEnsemble(nn.Module):
              ) -> tuple[Tensor, tuple, Tensor]:
         """One step of every member: y_prev (B,) -> (log-probabilities (B, V), the members'
         states, the first member's attention weights (B, S))."""
-        mixed, states, first_weights = None, [], None
-        for member, w, s, e in zip(self.members, self.weights, state, enc.parts):
-            logits, s, att = member.step(y_prev, s, e)                    # (B, V), (B, S)
-            part = w * logits.log_softmax(-1)
-            mixed = part if mixed is None else mixed + part
-            states.append(s)
-            first_weights = att if first_weights is None else first_weights
-        return mixed.log_softmax(-1), tuple(states), first_weights
+        steps = [m.step(y_prev, s, e) for m, s, e in zip(self.members, state, enc.parts)]
+        mixed = sum(w * logits.log_softmax(-1)                             # (B, V)
+                    for w, (logits, _, _) in zip(self.weights, steps))
+        return mixed.log_softmax(-1), tuple(s for _, s, _ in steps), steps[0][2]
 
 
 def ensemble_of(models: list[Seq2Seq]) -> Seq2Seq | Seq2SeqEnsemble:

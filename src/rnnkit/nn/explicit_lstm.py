@@ -37,8 +37,7 @@ layer-norm backward P(v) = r (v - mean(v) - n mean(v n)) for n = N(a), r = 1/sqr
 Each P is one ``torch.native_layer_norm_backward`` per step (the statistics come from one
 ``native_layer_norm`` per chunk), so the layer-norm backward adds three ops per step. b_hh only
 adds to the pre-activations (before or after layer norm): it is added while xp is copied into the
-time-major gate buffer, and db_hh is the sum of dxp. b_hh is folded into xp
-(it only adds to the pre-activations, before or after layer norm), so this Function has none.
+time-major gate buffer, and db_hh is the sum of dxp.
 
 >>> import torch
 >>> B, T, H = 2, 5, 4
@@ -89,8 +88,8 @@ class ExplicitLSTM(torch.autograd.Function):
 
     xp (B, T, 4H) with b_ih in it, h0 and c0 (B, H), w_hh (4H, H), b_hh (4H,) or None;
     gain_hh (4H,), gain_c (H,) and bias_c (H,) or None for layer norm, or all None without it;
-    mask (B, H) or None; lengths (B,) int64 or None. y is zero at padded steps; (h_n, c_n) come from each
-    sequence's last real step.
+    mask (B, H) or None; lengths (B,) int64 or None. y is zero at padded steps; (h_n, c_n)
+    come from each sequence's last real step.
     """
 
     @staticmethod
@@ -186,7 +185,9 @@ class ExplicitLSTM(torch.autograd.Function):
             if layer_norm:
                 c_norm, c_mean, c_rstd = normalise(c_out[t0:t1])       # (n, B, H), (n, B, 1)
                 a_norm, a_mean, a_rstd = normalise(raw[t0:t1])         # (n, B, 4H), (n, B, 1)
-                das: list[Tensor | None] = [None] * n                  # da_t
+                # da_t per step; the fused backward has no out=, so they are stacked once
+                # per chunk for dW_hh
+                das: list[Tensor | None] = [None] * n
                 d_ln_c = gates.new_empty(B, H)                        # dL/dLN(c_t)
             e_cg = coef[:, :, :3].unbind(0)              # (B, 3, H): the dc-scaled gates
             e_o = coef[:, :, 3].unbind(0)
