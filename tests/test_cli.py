@@ -73,6 +73,31 @@ def test_resume_continues_to_more_steps(capsys, tiny_run, tmp_path):
     assert "after 9 steps" in out
 
 
+@pytest.mark.parametrize("ratio", ["1", "0"])
+def test_min_lr_ratio_sets_the_cosine_floor(capsys, tmp_path, tiny_text, ratio):
+    out = tmp_path / "run"
+    flags = [f for f in TINY_FLAGS if f != "--no-progress"]
+    code, _, err = run_cli(capsys, "train", "--data", str(tiny_text), "--out", str(out), *flags,
+                           "--warmup", "2", "--lr", "0.01", "--min-lr-ratio", ratio,
+                           "--no-progress")
+    assert code == 0, err
+    assert json.loads((out / "config.json").read_text())["train"]["min_lr_ratio"] == float(ratio)
+    lrs = [r["lr"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())
+           if r["kind"] == "train"]
+    if ratio == "1":   # constant after warm-up
+        assert lrs[-1] == pytest.approx(0.01)
+    else:              # annealed towards zero
+        assert 0 <= lrs[-1] < 0.005
+    code, _, err = run_cli(capsys, "train", "--resume", str(out), "--min-lr-ratio", "0.5")
+    assert_one_line_error(code, err, "--min-lr-ratio")
+
+
+def test_min_lr_ratio_outside_zero_to_one_is_refused(capsys, tmp_path, tiny_text):
+    code, _, err = run_cli(capsys, "train", "--data", str(tiny_text), "--min-lr-ratio", "1.5",
+                           "--out", str(tmp_path / "r"), *TINY_FLAGS)
+    assert_one_line_error(code, err, "must be in [0, 1]")
+
+
 def test_resume_refuses_changed_settings(capsys, tiny_run):
     code, _, err = run_cli(capsys, "train", "--resume", str(tiny_run), "--hidden", "32")
     assert_one_line_error(code, err, "--hidden")

@@ -70,6 +70,8 @@ def test_seq2seq_predicts_with_beam_and_saves_attention(capsys, g2p_run, tmp_pat
 def test_seq2seq_bad_inputs_are_one_line(capsys, g2p_run):
     code, _, err = run_cli(capsys, "predict", str(g2p_run), "cat", "--beam", "0")
     assert_one_line_error(code, err, "beam size must be at least 1")
+    code, _, err = run_cli(capsys, "predict", str(g2p_run), "cat", "--length-penalty", "1")
+    assert_one_line_error(code, err, "give --beam K > 1 too")
     code, _, err = run_cli(capsys, "predict", str(g2p_run), "  ")
     assert_one_line_error(code, err, "empty")
     code, out, err = run_cli(capsys, "predict", str(g2p_run), "ca☃t", "--max-length", "1")
@@ -127,6 +129,12 @@ def test_evaluate_rescores_a_seq2seq_test_part_greedy_and_with_beam(capsys,
     code, out, err = run_cli(capsys, "evaluate", str(run), "--beam", "3")
     assert code == 0 and "beam 3" in out, err
     assert (run / "evaluation_beam3.json").is_file()
+    code, out, err = run_cli(capsys, "evaluate", str(run), "--beam", "3", "--length-penalty", "0")
+    assert code == 0 and "beam 3, length penalty 0" in out, err
+    record = json.loads((run / "evaluation_beam3_alpha0.json").read_text(encoding="utf-8"))
+    assert record["length_penalty"] == 0.0 and 0.0 <= record["test"]["wer"] <= 1.0
+    code, _, err = run_cli(capsys, "evaluate", str(run), "--length-penalty", "1")
+    assert_one_line_error(code, err, "give --beam K > 1 too")
     code, _, err = run_cli(capsys, "evaluate", str(run), "--beam", "0")
     assert_one_line_error(code, err, "beam size must be a positive integer")
     code, _, err = run_cli(capsys, "evaluate", str(run), "--data", "x.tsv")
@@ -136,6 +144,9 @@ def test_evaluate_rescores_a_seq2seq_test_part_greedy_and_with_beam(capsys,
 def test_beam_is_refused_for_a_language_model(capsys, tiny_run):
     code, _, err = run_cli(capsys, "evaluate", str(tiny_run), "--beam", "3")
     assert_one_line_error(code, err, "--beam applies to seq2seq runs")
+    code, _, err = run_cli(capsys, "evaluate", str(tiny_run), "--beam", "3",
+                           "--length-penalty", "1")
+    assert_one_line_error(code, err, "--beam, --length-penalty apply to seq2seq runs")
 
 
 @pytest.mark.parametrize("task", ["lm", "classify"])

@@ -64,6 +64,36 @@ def test_beam_of_one_is_greedy_and_beams_come_best_first():
         greedy_decode(m, [[]])
 
 
+def _log_prob(m, source, ids):
+    """log P(ids, end | source) by feeding the symbols one step at a time."""
+    from rnnkit.models.seq2seq import start_symbols
+    enc = m.encode(torch.tensor([source]))
+    y, state, total = start_symbols(1), enc.state, 0.0
+    for sym in ids + [BOUNDARY_ID]:
+        logits, state, _ = m.step(y, state, enc)
+        total += float(logits.log_softmax(-1)[0, sym])
+        y = torch.tensor([sym])
+    return total
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.6, 2.0])
+def test_beam_scores_are_log_probabilities_over_the_gnmt_penalty(alpha):
+    torch.manual_seed(3)
+    m = Seq2Seq(Seq2SeqConfig(10, 9, hidden_size=8, decoder_size=8)).eval()
+    with torch.no_grad():   # an untrained model rarely ends: make the end symbol likely enough
+        m.head.bias[BOUNDARY_ID] += 2.0
+    with torch.inference_mode():
+        hyps = beam_search(m, [4, 5, 6, 7], beam=4, max_length=8, alpha=alpha)
+        finished = [h for h in hyps if not h.truncated]
+        assert finished
+        for h in finished:   # the end symbol counts in |Y|
+            raw = _log_prob(m, [4, 5, 6, 7], h.ids)
+            assert abs(h.score * length_penalty(len(h.ids) + 1, alpha) - raw) < 1e-5
+    assert [h.score for h in finished] == sorted((h.score for h in finished), reverse=True)
+    with pytest.raises(RnnkitError, match="length-penalty exponent"):
+        beam_search(m, [4], beam=2, alpha=-0.5)
+
+
 def test_length_penalty_is_gnmt():
     assert length_penalty(1, 0.6) == 1.0
     assert abs(length_penalty(7, 0.6) - 2 ** 0.6) < 1e-12

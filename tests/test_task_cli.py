@@ -56,6 +56,8 @@ def test_predict_prints_label_and_probabilities(capsys, text_run, monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("happy fine\nugly poor\n"))
     code, out, _ = run_cli(capsys, "predict", str(text_run), "-", "--top", "1")
     assert code == 0 and [line.split("\t")[0] for line in out.splitlines()] == ["pos", "neg"]
+    code, _, err = run_cli(capsys, "predict", str(text_run), "fine", "--beam", "3")
+    assert_one_line_error(code, err, "--beam applies to seq2seq runs")
 
 
 def test_library_load_returns_model_and_codec(text_run):

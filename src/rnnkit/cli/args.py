@@ -56,6 +56,14 @@ def probability(text: str) -> float:
     return value
 
 
+def unit_fraction(text: str) -> float:
+    """A fraction in [0, 1], both ends included."""
+    value = _float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
+
+
 def unit_interval(text: str) -> float:
     """A nucleus mass in (0, 1]."""
     value = _float(text)

@@ -7,6 +7,7 @@ import sys
 
 from rnnkit.data import eval_windows, read_text
 from rnnkit.data.word_tokenizer import words_of
+from rnnkit.cli.args import nonnegative_float
 from rnnkit.cli.seq2seq_evaluate import run_seq2seq_evaluation
 from rnnkit.cli.task_evaluate import run_task_evaluation
 from rnnkit.errors import RnnkitError
@@ -30,6 +31,9 @@ def add_parser(commands) -> None:
     p.add_argument("--data", metavar="FILE", help="data to score instead (same format)")
     p.add_argument("--beam", type=int, metavar="K",
                    help="seq2seq: score the test part with beam search of width K (greedy: 1)")
+    p.add_argument("--length-penalty", type=nonnegative_float, metavar="ALPHA",
+                   help="seq2seq beam search: GNMT length-normalisation exponent (0.6; 0 ranks "
+                        "by raw log-probability)")
     p.add_argument("--ensemble", nargs="+", metavar="RUN2",
                    help="seq2seq: decode RUN together with these runs (trained on the same data "
                         "and split), averaging their log-probabilities at every step")
@@ -52,16 +56,19 @@ def run_condgen_evaluation(args: argparse.Namespace) -> int:
     return 0
 
 
+SEQ2SEQ_ONLY = ("beam", "length_penalty", "ensemble")
+
+
 def run(args: argparse.Namespace) -> int:
     config = read_run_config(args.run)
-    if args.ensemble and config["task"] != "seq2seq":
-        raise RnnkitError("--ensemble applies to seq2seq runs")
-    if config["task"] in ("classify", "tag"):
-        return run_task_evaluation(args)
     if config["task"] == "seq2seq":
         return run_seq2seq_evaluation(args)
-    if args.beam is not None:
-        raise RnnkitError("--beam applies to seq2seq runs")
+    given = [f"--{n.replace('_', '-')}" for n in SEQ2SEQ_ONLY if getattr(args, n) is not None]
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise RnnkitError(f"{', '.join(given)} {verb} to seq2seq runs")
+    if config["task"] in ("classify", "tag"):
+        return run_task_evaluation(args)
     if config["task"] == "condgen":
         return run_condgen_evaluation(args)
     if config["task"] != "lm":

@@ -12,7 +12,7 @@ from rnnkit.infer import SamplingConfig, load
 from rnnkit.infer.attention_plot import plot_attention
 from rnnkit.infer.conditional import stream_conditional
 from rnnkit.infer.stopping import GenerationLimits
-from rnnkit.models.seq2seq_search import beam_search, greedy_decode
+from rnnkit.models.seq2seq_search import DEFAULT_ALPHA, beam_search, greedy_decode
 
 
 def generate_condgen(args: argparse.Namespace) -> int:
@@ -39,6 +39,9 @@ def predict_seq2seq(args: argparse.Namespace, texts: list[tuple[str, str]]) -> i
     beam = args.beam
     if beam is not None and beam < 1:
         raise RnnkitError(f"beam size must be at least 1, got {beam}")
+    if args.length_penalty is not None and (beam is None or beam == 1):
+        raise RnnkitError("--length-penalty ranks beam-search outputs; give --beam K > 1 too")
+    alpha = DEFAULT_ALPHA if args.length_penalty is None else args.length_penalty
     max_length = args.max_length or 50
     for n, (where, text) in enumerate(texts):
         unknown = src.unknown(text)
@@ -49,7 +52,7 @@ def predict_seq2seq(args: argparse.Namespace, texts: list[tuple[str, str]]) -> i
         if beam is None or beam == 1:
             hyps = greedy_decode(model, [ids], max_length=max_length)
         else:
-            hyps = beam_search(model, ids, beam=beam, max_length=max_length)
+            hyps = beam_search(model, ids, beam=beam, max_length=max_length, alpha=alpha)
         for h in hyps[: args.nbest]:
             mark = "\t[truncated at the maximum length]" if h.truncated else ""
             print(f"{text}\t{tgt.join(tgt.decode(h.ids))}\t{h.score:.3f}{mark}")

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from rnnkit.cli.args import nonnegative_float, positive_int, split_seed
+from rnnkit.cli.train_settings import train_config
 from rnnkit.errors import RnnkitError
 from rnnkit.models.attention import KINDS
 from rnnkit.models.encoders import ENCODERS
@@ -92,11 +93,8 @@ def run_generation_task(args: argparse.Namespace) -> int:
     if args.data is None:
         raise RnnkitError(f"--task {args.task} needs --data (builtin:names, builtin:cmudict, "
                           "builtin:gettext-tr or a file; `rnnkit datasets`)")
-    train = TrainConfig(steps=args.steps or 1, lr=s["lr"], weight_decay=s["weight_decay"],
-                        warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
-                        eval_every=args.eval_every or 0, log_every=20, seed=s["seed"],
-                        precision=args.precision or "fp32",
-                        optimizer=args.optimizer or "adamw")
+    train = train_config(args, s, steps=args.steps or 1, eval_every=args.eval_every or 0,
+                         log_every=20)
     if args.task == "condgen":
         return _condgen(args, s, out, train)
     return _seq2seq(args, s, out, train)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rnnkit.cli.args import nonnegative_float
 from rnnkit.cli.gen_generate import predict_seq2seq
 from rnnkit.data.codec import SeriesCodec, TagCodec
 from rnnkit.data.datasets import read_ts
@@ -29,6 +30,9 @@ def add_parser(commands) -> None:
     p.add_argument("--beam", type=int, metavar="K",
                    help="seq2seq: beam search with K beams and GNMT length normalisation "
                    "(default: greedy)")
+    p.add_argument("--length-penalty", type=nonnegative_float, metavar="ALPHA",
+                   help="seq2seq beam search: GNMT length-normalisation exponent (0.6; 0 ranks "
+                        "by raw log-probability)")
     p.add_argument("--nbest", type=int, default=1, metavar="N",
                    help="seq2seq: print the N best beam outputs (1)")
     p.add_argument("--max-length", type=int, metavar="N",
@@ -55,6 +59,9 @@ def _texts(args: argparse.Namespace) -> list[tuple[str, str]]:
     return out
 
 
+SEQ2SEQ_ONLY = ("beam", "length_penalty", "max_length", "attention_png")
+
+
 def run(args: argparse.Namespace) -> int:
     config = read_run_config(args.run)
     if config["task"] == "seq2seq":
@@ -62,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
     if config["task"] not in ("classify", "tag"):
         raise RnnkitError(f"'{args.run}' is a {config['task']!r} run; predict needs a run of "
                           "--task classify or tag (use rnnkit generate for a language model)")
+    given = [f"--{n.replace('_', '-')}" for n in SEQ2SEQ_ONLY if getattr(args, n) is not None]
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise RnnkitError(f"{', '.join(given)} {verb} to seq2seq runs")
     model, codec = load(args.run)
     if isinstance(codec, SeriesCodec):
         examples = [x for path in args.texts for x in read_ts(path).inputs]

@@ -11,6 +11,7 @@ from pathlib import Path
 from rnnkit.errors import RnnkitError
 from rnnkit.infer import load
 from rnnkit.models.seq2seq_ensemble import ensemble_of
+from rnnkit.models.seq2seq_search import DEFAULT_ALPHA
 from rnnkit.train.lm_job import read_run_config
 from rnnkit.train.seq2seq_job import (TARGET_LEVEL, Seq2SeqDataConfig, prepare, score,
                                      summary_line)
@@ -25,6 +26,9 @@ def run_seq2seq_evaluation(args: argparse.Namespace) -> int:
     beam = 1 if args.beam is None else args.beam
     if beam < 1:
         raise RnnkitError(f"beam size must be a positive integer, got {beam}")
+    if args.length_penalty is not None and beam == 1:
+        raise RnnkitError("--length-penalty ranks beam-search outputs; give --beam K > 1 too")
+    alpha = DEFAULT_ALPHA if args.length_penalty is None else args.length_penalty
     config = read_run_config(args.run)
     model, codecs = load(args.run)
     members = [model] + [ensemble_member(other, config, codecs) for other in args.ensemble or []]
@@ -32,12 +36,17 @@ def run_seq2seq_evaluation(args: argparse.Namespace) -> int:
     data = Seq2SeqDataConfig(**config["data"])
     test = prepare(data)[3]
     start = time.perf_counter()
-    figures = score(model, codecs, test, data.max_length, beam=beam,
+    figures = score(model, codecs, test, data.max_length, beam=beam, alpha=alpha,
                     bleu=TARGET_LEVEL.get(data.data) is None)
     figures["seconds"] = time.perf_counter() - start
     decoding = "greedy" if beam == 1 else f"beam {beam}"
     name = f"evaluation_{decoding.replace(' ', '')}"
+    if args.length_penalty is not None:
+        decoding += f", length penalty {alpha:g}"
+        name += f"_alpha{alpha:g}"
     record = {"split": config.get("split"), "decoding": decoding, "test": figures}
+    if beam > 1:
+        record["length_penalty"] = alpha
     if len(members) > 1:
         decoding += f", ensemble of {len(members)}"
         name += f"_ensemble{len(members)}"

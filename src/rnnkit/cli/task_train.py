@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rnnkit.cli.args import positive_int, probability, split_seed
 from rnnkit.cli.gen_train import refuse_generation_flags
+from rnnkit.cli.train_settings import train_config
 from rnnkit.errors import RnnkitError
 from rnnkit.models.pooling import POOLINGS
 from rnnkit.train.config import TrainConfig
@@ -115,11 +116,7 @@ def run_task(args: argparse.Namespace) -> int:
         model = dict(cell=s["cell"], input_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"], bidirectional=bidirectional,
                      pooling=s["pooling"], positional=args.positional or "sinusoidal")
-    train = TrainConfig(steps=args.steps or 1, lr=s["lr"], weight_decay=s["weight_decay"],
-                        warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
-                        eval_every=args.eval_every or 0, seed=s["seed"],
-                        precision=args.precision or "fp32",
-                        optimizer=args.optimizer or "adamw")
+    train = train_config(args, s, steps=args.steps or 1, eval_every=args.eval_every or 0)
     result = train_task(out, data, model, train, epochs=s["epochs"],
                         progress=not args.no_progress, diagnose_every=args.diagnose_every,
                         checkpoint_every=args.checkpoint_every or 0)

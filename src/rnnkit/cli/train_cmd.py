@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 from rnnkit.cli.args import (nonnegative_float, nonnegative_int, positive_float, positive_int,
-                             probability)
+                             probability, unit_fraction)
 from rnnkit.cli.sample import print_sample
+from rnnkit.cli.train_settings import train_config
 from rnnkit.cli.gen_train import TASKS as GENERATION_TASKS
 from rnnkit.cli.gen_train import (add_generation_flags, refuse_generation_flags,
                                   resume_generation, run_generation_task)
@@ -65,6 +66,9 @@ def add_parser(commands) -> None:
                       help="clip the global gradient norm (1.0)")
     clip.add_argument("--no-clip", action="store_true", default=None, help="do not clip")
     p.add_argument("--warmup", type=nonnegative_int, metavar="N", help="warm-up steps (100)")
+    p.add_argument("--min-lr-ratio", type=unit_fraction, metavar="F",
+                   help="the cosine schedule's floor, as a fraction of --lr (0.1; 0 anneals to "
+                        "zero, 1 keeps the rate constant after warm-up)")
     p.add_argument("--weight-decay", type=nonnegative_float, metavar="W", help="AdamW decay")
     p.add_argument("--seed", type=nonnegative_int, metavar="S", help="random seed (0)")
     p.add_argument("--split-seed", type=nonnegative_int, metavar="S",
@@ -128,11 +132,7 @@ def run(args: argparse.Namespace) -> int:
     data = LMDataConfig(s["data"], s["seq_len"], s["batch_size"], s["val_fraction"],
                         checkpoint_every=s["checkpoint_every"], level=level,
                         max_vocab=args.max_vocab or 0)
-    train = TrainConfig(steps=s["steps"], lr=s["lr"], weight_decay=s["weight_decay"],
-                        warmup_steps=s["warmup"], clip_norm=None if args.no_clip else s["clip"],
-                        eval_every=s["eval_every"], seed=s["seed"],
-                        precision=args.precision or "fp32",
-                        optimizer=args.optimizer or "adamw")
+    train = train_config(args, s, steps=s["steps"], eval_every=s["eval_every"])
     overrides = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"],
                      positional=s["positional"])

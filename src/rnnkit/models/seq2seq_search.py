@@ -45,6 +45,9 @@ class Hypothesis:
     truncated: bool         # reached max_length without the boundary symbol
 
 
+DEFAULT_ALPHA = 0.6  # GNMT's length-penalty exponent, the default of every beam search here
+
+
 def length_penalty(length: int, alpha: float) -> float:
     """GNMT's lp(Y) = ((5 + |Y|) / 6) ** alpha."""
     return ((5 + length) / 6) ** alpha
@@ -98,10 +101,12 @@ def greedy_decode(model: Seq2Seq, sources: list[list[int]], *,
 
 @torch.inference_mode()
 def beam_search(model: Seq2Seq, source: list[int], *, beam: int = 5, max_length: int = 50,
-                alpha: float = 0.6) -> list[Hypothesis]:
+                alpha: float = DEFAULT_ALPHA) -> list[Hypothesis]:
     """The ``beam`` best outputs for one source, best first (finished ones before truncated)."""
     if not isinstance(beam, int) or beam < 1:
         raise RnnkitError(f"beam size must be a positive integer, got {beam}")
+    if not 0 <= alpha < math.inf:
+        raise RnnkitError(f"the length-penalty exponent must be a finite number >= 0, got {alpha}")
     model.eval()
     enc = model.encode(_pad([source])).repeat(beam)
     y, state = start_symbols(beam), enc.state

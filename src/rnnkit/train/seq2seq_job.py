@@ -30,7 +30,7 @@ from rnnkit.data.padded import PaddedBatches
 from rnnkit.data.symbols import BOUNDARY_ID, SymbolCodec
 from rnnkit.errors import RnnkitError
 from rnnkit.models.seq2seq import Seq2Seq
-from rnnkit.models.seq2seq_search import beam_search, greedy_decode
+from rnnkit.models.seq2seq_search import DEFAULT_ALPHA, beam_search, greedy_decode
 from rnnkit.models.transformer_seq2seq import TransformerSeq2Seq, build_seq2seq
 from rnnkit.train.condgen_job import seq_loss
 from rnnkit.train.config import TrainConfig
@@ -74,23 +74,25 @@ def pack(codec_src: SymbolCodec, codec_tgt: SymbolCodec, split: Split):
 
 
 def decode_all(model: Seq2Seq | TransformerSeq2Seq, sources: list[list[int]], max_length: int,
-               *, beam: int = 1, batch: int = 256) -> list:
+               *, beam: int = 1, batch: int = 256, alpha: float = DEFAULT_ALPHA) -> list:
     """The best hypothesis per source: batched greedy decoding, or beam search (one source at
-    a time) when ``beam`` > 1."""
+    a time, length-normalised with exponent ``alpha``) when ``beam`` > 1."""
     if beam > 1:
-        return [beam_search(model, s, beam=beam, max_length=max_length)[0] for s in sources]
+        return [beam_search(model, s, beam=beam, max_length=max_length, alpha=alpha)[0]
+                for s in sources]
     return [h for i in range(0, len(sources), batch)
             for h in greedy_decode(model, sources[i: i + batch], max_length=max_length)]
 
 
 def score(model: Seq2Seq | TransformerSeq2Seq, codecs, split: Split, max_length: int, *,
-          batch: int = 256, bleu: bool = False, beam: int = 1) -> dict:
-    """Outputs of ``split`` (greedy, or beam search of width ``beam``) scored: WER/PER, and
-    BLEU/chrF when ``bleu``."""
+          batch: int = 256, bleu: bool = False, beam: int = 1,
+          alpha: float = DEFAULT_ALPHA) -> dict:
+    """Outputs of ``split`` (greedy, or beam search of width ``beam`` and length-penalty
+    exponent ``alpha``) scored: WER/PER, and BLEU/chrF when ``bleu``."""
     src_codec, tgt_codec = codecs
     outputs, truncated = [], 0
     sources = [src_codec.encode(s) for s in split.inputs]
-    for h in decode_all(model, sources, max_length, beam=beam, batch=batch):
+    for h in decode_all(model, sources, max_length, beam=beam, batch=batch, alpha=alpha):
         outputs.append(tgt_codec.decode(h.ids))
         truncated += h.truncated
     refs = [[tgt_codec.split(r) for r in rs] for rs in split.targets]
