@@ -30,7 +30,8 @@ from rnnkit.data.padded import PaddedBatches
 from rnnkit.data.symbols import BOUNDARY_ID, SymbolCodec
 from rnnkit.errors import RnnkitError
 from rnnkit.models.seq2seq import Seq2Seq
-from rnnkit.models.seq2seq_search import DEFAULT_ALPHA, beam_search, greedy_decode
+from rnnkit.models.seq2seq_beam import beam_search_many
+from rnnkit.models.seq2seq_search import DEFAULT_ALPHA, greedy_decode
 from rnnkit.models.transformer_seq2seq import TransformerSeq2Seq, build_seq2seq
 from rnnkit.train.condgen_job import seq_loss
 from rnnkit.train.config import TrainConfig
@@ -75,11 +76,12 @@ def pack(codec_src: SymbolCodec, codec_tgt: SymbolCodec, split: Split):
 
 def decode_all(model: Seq2Seq | TransformerSeq2Seq, sources: list[list[int]], max_length: int,
                *, beam: int = 1, batch: int = 256, alpha: float = DEFAULT_ALPHA) -> list:
-    """The best hypothesis per source: batched greedy decoding, or beam search (one source at
-    a time, length-normalised with exponent ``alpha``) when ``beam`` > 1."""
+    """The best hypothesis per source, ``batch`` sources at a time: greedy decoding, or beam
+    search (length-normalised with exponent ``alpha``) when ``beam`` > 1."""
     if beam > 1:
-        return [beam_search(model, s, beam=beam, max_length=max_length, alpha=alpha)[0]
-                for s in sources]
+        return [hyps[0] for i in range(0, len(sources), batch)
+                for hyps in beam_search_many(model, sources[i: i + batch], beam=beam,
+                                             max_length=max_length, alpha=alpha)]
     return [h for i in range(0, len(sources), batch)
             for h in greedy_decode(model, sources[i: i + batch], max_length=max_length)]
 
