@@ -214,4 +214,4 @@ def test_evaluate_decodes_an_ensemble_of_runs(capsys, reverse_runs, tiny_run, ti
     assert_one_line_error(code, err, "--ensemble applies to seq2seq runs")
     code, _, err = run_cli(capsys, "train", "--data", str(tiny_text), "--split-seed", "1",
                            "--out", str(tmp_path / "lm"))
-    assert_one_line_error(code, err, "--split-seed apply to --task classify or tag")
+    assert_one_line_error(code, err, "--split-seed applies to --task classify or tag")

@@ -1,9 +1,13 @@
-"""Argument types that reject nonsense with a one-line message (argparse prints it, exit 2)."""
+"""Argument types that reject nonsense with a one-line message (argparse prints it, exit 2), and
+the checks that tie flags to each other or to a kind of run."""
 
 from __future__ import annotations
 
 import argparse
 import math
+
+from rnnkit.errors import RnnkitError
+from rnnkit.models.seq2seq_search import DEFAULT_ALPHA
 
 
 def _int(text: str, minimum: int, wanted: str) -> int:
@@ -84,6 +88,24 @@ def escaped_text(text: str) -> str:
             out.append(text[i])
             i += 1
     return "".join(out)
+
+
+def refuse_flags(args: argparse.Namespace, names: tuple[str, ...], where: str) -> None:
+    """One line naming every flag of ``names`` that was given, which only applies ``where``."""
+    given = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n, None) is not None]
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise RnnkitError(f"{', '.join(given)} {verb} {where}")
+
+
+def length_penalty(args: argparse.Namespace, beam: int) -> float:
+    """The beam search's length-penalty exponent: ``--length-penalty``, refused in one line
+    without a beam wider than 1, or GNMT's default."""
+    if args.length_penalty is None:
+        return DEFAULT_ALPHA
+    if beam <= 1:
+        raise RnnkitError("--length-penalty ranks beam-search outputs; give --beam K > 1 too")
+    return args.length_penalty
 
 
 def split_seed(args: argparse.Namespace, seed: int) -> int:

@@ -7,7 +7,7 @@ import sys
 
 from rnnkit.data import eval_windows, read_text
 from rnnkit.data.word_tokenizer import words_of
-from rnnkit.cli.args import nonnegative_float
+from rnnkit.cli.args import nonnegative_float, refuse_flags
 from rnnkit.cli.seq2seq_evaluate import run_seq2seq_evaluation
 from rnnkit.cli.task_evaluate import run_task_evaluation
 from rnnkit.errors import RnnkitError
@@ -63,10 +63,7 @@ def run(args: argparse.Namespace) -> int:
     config = read_run_config(args.run)
     if config["task"] == "seq2seq":
         return run_seq2seq_evaluation(args)
-    given = [f"--{n.replace('_', '-')}" for n in SEQ2SEQ_ONLY if getattr(args, n) is not None]
-    if given:
-        verb = "applies" if len(given) == 1 else "apply"
-        raise RnnkitError(f"{', '.join(given)} {verb} to seq2seq runs")
+    refuse_flags(args, SEQ2SEQ_ONLY, "to seq2seq runs")
     if config["task"] in ("classify", "tag"):
         return run_task_evaluation(args)
     if config["task"] == "condgen":

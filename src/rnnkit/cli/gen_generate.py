@@ -7,12 +7,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from rnnkit.cli.args import length_penalty
 from rnnkit.errors import RnnkitError
 from rnnkit.infer import SamplingConfig, load
 from rnnkit.infer.attention_plot import plot_attention
 from rnnkit.infer.conditional import stream_conditional
 from rnnkit.infer.stopping import GenerationLimits
-from rnnkit.models.seq2seq_search import DEFAULT_ALPHA, beam_search, greedy_decode
+from rnnkit.models.seq2seq_search import beam_search, greedy_decode
 
 
 def generate_condgen(args: argparse.Namespace) -> int:
@@ -39,9 +40,7 @@ def predict_seq2seq(args: argparse.Namespace, texts: list[tuple[str, str]]) -> i
     beam = args.beam
     if beam is not None and beam < 1:
         raise RnnkitError(f"beam size must be at least 1, got {beam}")
-    if args.length_penalty is not None and (beam is None or beam == 1):
-        raise RnnkitError("--length-penalty ranks beam-search outputs; give --beam K > 1 too")
-    alpha = DEFAULT_ALPHA if args.length_penalty is None else args.length_penalty
+    alpha = length_penalty(args, beam or 1)
     max_length = args.max_length or 50
     for n, (where, text) in enumerate(texts):
         unknown = src.unknown(text)

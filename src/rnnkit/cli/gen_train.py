@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from rnnkit.cli.args import nonnegative_float, positive_int, split_seed
+from rnnkit.cli.args import nonnegative_float, positive_int, refuse_flags, split_seed
 from rnnkit.cli.train_settings import train_config
 from rnnkit.errors import RnnkitError
 from rnnkit.models.attention import KINDS
@@ -65,11 +65,8 @@ GENERATOR_ONLY = ("decoder_cell", "decoder_hidden", "decoder_layers", "attention
 
 def refuse_generation_flags(args: argparse.Namespace, task: str) -> None:
     """One line when a seq2seq/condgen flag is given to another task (never silently ignored)."""
-    given = [f"--{n.replace('_', '-')}" for n in GENERATOR_ONLY
-             if getattr(args, n, None) is not None]
-    if given:
-        what = "the language model" if task == "lm" else f"--task {task}"
-        raise RnnkitError(f"{', '.join(given)} apply to --task seq2seq or condgen, not {what}")
+    what = "the language model" if task == "lm" else f"--task {task}"
+    refuse_flags(args, GENERATOR_ONLY, f"to --task seq2seq or condgen, not {what}")
 
 
 def _setting(args, defaults: dict, name: str):

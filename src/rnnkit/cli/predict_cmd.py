@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli.args import nonnegative_float
+from rnnkit.cli.args import nonnegative_float, refuse_flags
 from rnnkit.cli.gen_generate import predict_seq2seq
 from rnnkit.data.codec import SeriesCodec, TagCodec
 from rnnkit.data.datasets import read_ts
@@ -69,10 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if config["task"] not in ("classify", "tag"):
         raise RnnkitError(f"'{args.run}' is a {config['task']!r} run; predict needs a run of "
                           "--task classify or tag (use rnnkit generate for a language model)")
-    given = [f"--{n.replace('_', '-')}" for n in SEQ2SEQ_ONLY if getattr(args, n) is not None]
-    if given:
-        verb = "applies" if len(given) == 1 else "apply"
-        raise RnnkitError(f"{', '.join(given)} {verb} to seq2seq runs")
+    refuse_flags(args, SEQ2SEQ_ONLY, "to seq2seq runs")
     model, codec = load(args.run)
     if isinstance(codec, SeriesCodec):
         examples = [x for path in args.texts for x in read_ts(path).inputs]

@@ -8,10 +8,10 @@ import argparse
 import time
 from pathlib import Path
 
+from rnnkit.cli.args import length_penalty
 from rnnkit.errors import RnnkitError
 from rnnkit.infer import load
 from rnnkit.models.seq2seq_ensemble import ensemble_of
-from rnnkit.models.seq2seq_search import DEFAULT_ALPHA
 from rnnkit.train.lm_job import read_run_config
 from rnnkit.train.seq2seq_job import (TARGET_LEVEL, Seq2SeqDataConfig, prepare, score,
                                      summary_line)
@@ -26,9 +26,7 @@ def run_seq2seq_evaluation(args: argparse.Namespace) -> int:
     beam = 1 if args.beam is None else args.beam
     if beam < 1:
         raise RnnkitError(f"beam size must be a positive integer, got {beam}")
-    if args.length_penalty is not None and beam == 1:
-        raise RnnkitError("--length-penalty ranks beam-search outputs; give --beam K > 1 too")
-    alpha = DEFAULT_ALPHA if args.length_penalty is None else args.length_penalty
+    alpha = length_penalty(args, beam)
     config = read_run_config(args.run)
     model, codecs = load(args.run)
     members = [model] + [ensemble_member(other, config, codecs) for other in args.ensemble or []]

@@ -7,7 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
-from rnnkit.cli.args import positive_int, probability, split_seed
+from rnnkit.cli.args import positive_int, probability, refuse_flags, split_seed
 from rnnkit.cli.gen_train import refuse_generation_flags
 from rnnkit.cli.train_settings import train_config
 from rnnkit.errors import RnnkitError
@@ -64,10 +64,7 @@ TASK_ONLY = ("text_column", "label_column", "encoding", "test_data", "test_fract
 
 def refuse_task_flags(args: argparse.Namespace) -> None:
     """One line when a classification/tagging flag is given to the language model."""
-    given = [f"--{n.replace('_', '-')}" for n in TASK_ONLY if getattr(args, n, None) is not None]
-    if given:
-        raise RnnkitError(f"{', '.join(given)} apply to --task classify or tag, not the "
-                          "language model")
+    refuse_flags(args, TASK_ONLY, "to --task classify or tag, not the language model")
 
 
 def _setting(args, name):

@@ -6,9 +6,9 @@ N sources x K beams are N*K decoder rows; source i owns rows i*K .. i*K + K - 1.
 decoder runs once for all rows, then every source still searching takes the 2K best
 continuations of its own K rows (``total.view(N, K*V).topk(2K)``), exactly as the one-source
 search does: a continuation that draws the boundary symbol becomes a finished hypothesis, scored
-log P / lp(|Y|) (GNMT, Wu et al. 2016, eq. 14), the others fill the K rows again (rows left over
-are dead: score -inf, never chosen again). A source stops when K hypotheses have finished or no row is
-left alive; its rows keep running, ignored, until every source of the batch has stopped. After
+log P / lp(|Y|) (GNMT, Wu et al. 2016, eq. 14), the others fill the K rows again (rows left
+over are dead: score -inf, never chosen again). A source stops when K hypotheses have finished or
+no row is left alive; its rows keep running, ignored, until every source of the batch has stopped. After
 ``max_length`` steps the live rows of a source still searching come back marked truncated.
 
 >>> import torch
@@ -28,10 +28,9 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.symbols import BOUNDARY_ID
-from rnnkit.errors import RnnkitError
 from rnnkit.models.seq2seq import Seq2Seq, start_symbols
-from rnnkit.models.seq2seq_search import (DEFAULT_ALPHA, Hypothesis, _pad, length_penalty,
-                                          select_rows)
+from rnnkit.models.seq2seq_search import (DEFAULT_ALPHA, Hypothesis, check_search,
+                                          length_penalty, pad_sources, select_rows)
 
 
 @torch.inference_mode()
@@ -39,13 +38,10 @@ def beam_search_many(model: Seq2Seq, sources: list[list[int]], *, beam: int = 5,
                      max_length: int = 50, alpha: float = DEFAULT_ALPHA
                      ) -> list[list[Hypothesis]]:
     """The ``beam`` best outputs of each source, best first (finished before truncated)."""
-    if not isinstance(beam, int) or beam < 1:
-        raise RnnkitError(f"beam size must be a positive integer, got {beam}")
-    if not 0 <= alpha < math.inf:
-        raise RnnkitError(f"the length-penalty exponent must be a finite number >= 0, got {alpha}")
+    check_search(beam, alpha)
     model.eval()
     N, K = len(sources), beam
-    enc = model.encode(_pad(sources)).repeat(K)          # rows i*K + k
+    enc = model.encode(pad_sources(sources)).repeat(K)   # rows i*K + k
     y, state = start_symbols(N * K), enc.state
     scores = torch.full((N, K), -math.inf)
     scores[:, 0] = 0.0                                   # each source starts as one empty beam
@@ -72,9 +68,9 @@ def beam_search_many(model: Seq2Seq, sources: list[list[int]], *, beam: int = 5,
                 row = i * K + local
                 if sym == BOUNDARY_ID:
                     n = len(seqs[row])
-                    finished[i].append(Hypothesis(seqs[row], s / length_penalty(n + 1, alpha),
-                                                  _attention(atts[row], weights[row],
-                                                             len(sources[i])), False))
+                    finished[i].append(Hypothesis(
+                        seqs[row], s / length_penalty(n + 1, alpha),
+                        _attention(atts[row] + [weights[row]], len(sources[i])), False))
                 else:
                     rows[i * K + kept], ids[i * K + kept] = row, sym
                     new_scores[i, kept] = s
@@ -91,18 +87,17 @@ def beam_search_many(model: Seq2Seq, sources: list[list[int]], *, beam: int = 5,
         state = select_rows(state, torch.tensor(rows))
         y = torch.tensor(ids)
     else:
-        for i in range(N):
-            for k in range(K) if searching[i] else ():
-                row = i * K + k
-                if scores[i, k] > -math.inf:
-                    finished[i].append(Hypothesis(
-                        seqs[row], float(scores[i, k]) / length_penalty(len(seqs[row]), alpha),
-                        torch.stack(atts[row])[:, : len(sources[i])], True))
+        for i, k in ((i, k) for i in range(N) if searching[i] for k in range(K)):
+            row = i * K + k
+            if scores[i, k] > -math.inf:
+                finished[i].append(Hypothesis(
+                    seqs[row], float(scores[i, k]) / length_penalty(len(seqs[row]), alpha),
+                    _attention(atts[row], len(sources[i])), True))
     for hyps in finished:
         hyps.sort(key=lambda h: (h.truncated, -h.score))
     return [hyps[:K] for hyps in finished]
 
 
-def _attention(steps: list[Tensor], last: Tensor, length: int) -> Tensor:
-    """(len(steps) + 1, length): the weights of each emitted step, padding cut off."""
-    return torch.stack(steps + [last])[:, :length]
+def _attention(steps: list[Tensor], length: int) -> Tensor:
+    """(len(steps), length): the weights of each emitted step, source padding cut off."""
+    return torch.stack(steps)[:, :length]

@@ -53,11 +53,21 @@ def length_penalty(length: int, alpha: float) -> float:
     return ((5 + length) / 6) ** alpha
 
 
-def _pad(sources: list[list[int]]) -> Tensor:
+def pad_sources(sources: list[list[int]]) -> Tensor:
+    """Source id lists as one zero-padded batch (B, S); an empty source is refused."""
     if any(len(s) == 0 for s in sources):
         raise RnnkitError("a source is empty: nothing to decode")
     return torch.nn.utils.rnn.pad_sequence([torch.tensor(s) for s in sources],
                                            batch_first=True)                 # (B, S)
+
+
+def check_search(beam: int, alpha: float) -> None:
+    """Refuse, in one line, a beam width below 1 or a length-penalty exponent that is negative or
+    not finite."""
+    if not isinstance(beam, int) or beam < 1:
+        raise RnnkitError(f"beam size must be a positive integer, got {beam}")
+    if not 0 <= alpha < math.inf:
+        raise RnnkitError(f"the length-penalty exponent must be a finite number >= 0, got {alpha}")
 
 
 def select_rows(state, rows: Tensor):
@@ -73,7 +83,7 @@ def greedy_decode(model: Seq2Seq, sources: list[list[int]], *,
                   max_length: int = 50) -> list[Hypothesis]:
     """The most likely symbol at every step, for each source id list."""
     model.eval()
-    enc = model.encode(_pad(sources))
+    enc = model.encode(pad_sources(sources))
     B = len(sources)
     y, state = start_symbols(B), enc.state
     out = [[] for _ in range(B)]
@@ -103,12 +113,9 @@ def greedy_decode(model: Seq2Seq, sources: list[list[int]], *,
 def beam_search(model: Seq2Seq, source: list[int], *, beam: int = 5, max_length: int = 50,
                 alpha: float = DEFAULT_ALPHA) -> list[Hypothesis]:
     """The ``beam`` best outputs for one source, best first (finished ones before truncated)."""
-    if not isinstance(beam, int) or beam < 1:
-        raise RnnkitError(f"beam size must be a positive integer, got {beam}")
-    if not 0 <= alpha < math.inf:
-        raise RnnkitError(f"the length-penalty exponent must be a finite number >= 0, got {alpha}")
+    check_search(beam, alpha)
     model.eval()
-    enc = model.encode(_pad([source])).repeat(beam)
+    enc = model.encode(pad_sources([source])).repeat(beam)
     y, state = start_symbols(beam), enc.state
     scores = torch.full((beam,), -math.inf)
     scores[0] = 0.0                                      # all beams start as the same empty one
