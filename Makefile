@@ -10,7 +10,8 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,native]'
+	-$(BIN)/python -c 'import rnnkit.nn.native as n; raise SystemExit(n.main())'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -134,10 +134,12 @@ def valid_steps(lengths: Tensor | None, steps: int) -> Tensor | None:
     return None if lengths is None else valid_mask(lengths, steps)
 
 
-def new_state_buffer(xp: Tensor, h0: Tensor, reverse: bool) -> Tensor:
-    """The (T+1, B, H) state buffer with h0 in place; the other slots are left empty."""
+def new_state_buffer(xp: Tensor, h0: Tensor, reverse: bool, allocate=None) -> Tensor:
+    """The (T+1, B, H) state buffer with h0 in place; the other slots are left empty.
+    ``allocate(shape, like)`` makes it (default: ``like.new_empty(shape)``)."""
     steps = xp.shape[1]
-    hs = xp.new_empty(steps + 1, *h0.shape)
+    shape = (steps + 1, *h0.shape)
+    hs = xp.new_empty(shape) if allocate is None else allocate(shape, xp)
     hs[steps if reverse else 0] = h0
     return hs
 

@@ -49,7 +49,10 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnkit.nn.explicit_common import (RecurrentProduct, chunks, finish_forward,
+from rnnkit.nn import native
+from rnnkit.nn.buffer_cache import CACHE
+from rnnkit.nn.explicit_common import (CHUNK_BYTES, RecurrentProduct, chunks, final_state,
+                                       finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
                                        previous_view, state_grads, time_order, under_autocast,
                                        valid_steps)
@@ -67,43 +70,33 @@ class ExplicitGRU(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
-                lengths: Tensor | None, reverse: bool, mask: Tensor | None = None
-                ) -> tuple[Tensor, Tensor]:
+                lengths: Tensor | None, reverse: bool, mask: Tensor | None = None,
+                b_ih: Tensor | None = None) -> tuple[Tensor, Tensor]:
         B, T, _ = xp.shape
         H = h0.shape[1]
         valid = valid_steps(lengths, T)                  # (T, B, 1) or None
         with torch.no_grad():
-            gates = xp.new_empty(T, B, 3 * H)            # r, z, a^n per step
-            x_rz = xp[..., :2 * H].transpose(0, 1)       # (T, B, 2H)
-            if b_hh is None:
-                gates[..., :2 * H] = x_rz
-                gates[..., 2 * H:] = 0.0
+            hs = new_state_buffer(xp, h0, reverse, CACHE.take)    # (T+1, B, H)
+            us = CACHE.take((T, B, H), xp) if mask is not None else None   # m * h_{t-1}
+            product = RecurrentProduct(w_hh, B)          # a_t = h_{t-1} @ W_hh^T
+            loops = compiled_loops(xp, h0, w_hh, b_hh, mask)
+            if loops is not None:
+                gates, cand = CACHE.take((T, B, 3 * H), xp), CACHE.take((T, B, H), xp)
+                y = xp.new_empty(B, T, H)
+                loops.forward(xp.contiguous(), step_bias(b_ih, b_hh, xp), y, gates, cand, hs,
+                              product.weight, product.packed, mask, us, steps_by_batch(valid),
+                              reverse)
+                h_n = final_state(hs, lengths, valid, reverse)
             else:
-                torch.add(x_rz, b_hh[:2 * H], out=gates[..., :2 * H])
-                gates[..., 2 * H:] = b_hh[2 * H:]
-            cand = xp[..., 2 * H:].transpose(0, 1).contiguous()    # (T, B, H): x^n, then n
-            hs = new_state_buffer(xp, h0, reverse)       # (T+1, B, H)
-            us = xp.new_empty(T, B, H) if mask is not None else None   # m * h_{t-1}
+                gates, cand = _prefill(xp, b_hh, b_ih)
+                _forward_loop(gates, cand, hs, h0, product, mask, us, valid, reverse)
+                y, h_n = finish_forward(hs, lengths, valid, reverse)
 
-            product = RecurrentProduct(w_hh, B)          # a_t += h_{t-1} @ W_hh^T
-            a, rz = gates.unbind(0), gates[..., :2 * H].unbind(0)
-            r, z = gates[..., :H].unbind(0), gates[..., H:2 * H].unbind(0)
-            a_n, n, h = gates[..., 2 * H:].unbind(0), cand.unbind(0), hs.unbind(0)
-            u = us.unbind(0) if mask is not None else None
-            masks = valid.unbind(0) if valid is not None and reverse else None
-            read, write = offsets(reverse)
-            for t in time_order(T, reverse):
-                prev = h[t + read] if mask is None else torch.mul(h[t + read], mask, out=u[t])
-                product(a[t], prev)                      # [x^r + a^r, x^z + a^z, a^n]
-                rz[t].sigmoid_()
-                n[t].addcmul_(r[t], a_n[t]).tanh_()
-                torch.lerp(n[t], h[t + read], z[t], out=h[t + write])
-                if masks is not None:                    # padded steps hold h0
-                    torch.where(masks[t], h[t + write], h0, out=h[t + write])
-            y, h_n = finish_forward(hs, lengths, valid, reverse)
-
+        if not any(ctx.needs_input_grad):                # no backward will read them
+            CACHE.give(gates, cand, hs, us)
         ctx.save_for_backward(gates, cand, hs, w_hh, lengths, mask, us)
-        ctx.reverse, ctx.has_bias = reverse, b_hh is not None
+        ctx.reverse = reverse
+        ctx.has_bias, ctx.has_input_bias = b_hh is not None, b_ih is not None
         return y, h_n
 
     @staticmethod
@@ -113,56 +106,142 @@ class ExplicitGRU(torch.autograd.Function):
         reverse = ctx.reverse
         T, B, H = cand.shape
         valid = valid_steps(lengths, T)
-        dhs = state_grads(dy, dh_n, lengths, valid, reverse)      # (T+1, B, H)
-        dxp = dy.new_empty(B, T, 3 * H)
+        dxp = CACHE.take((B, T, 3 * H), dy)              # project_input gives it back
         dw = w_hh.new_zeros(w_hh.shape)                  # (3H, H)
         db = w_hh.new_zeros(3 * H)
-        prev_all = previous_view(hs, reverse)            # (T, B, H)
-        read, write = offsets(reverse)
-        g, g_rows = dhs.unbind(0), dhs[:, :, None].unbind(0)     # (B, H), (B, 1, H) views
         product = RecurrentProduct(w_hh.t(), B)          # g_{t-1} += m * (da_t @ W_hh)
-        scratch = dy.new_empty(B, H)
+        loops = compiled_loops(gates, w_hh, dy, dh_n, mask)
+        if loops is not None:
+            da = CACHE.take((chunk_steps(T, B, H, gates), B, 3 * H), gates)
+            dh0 = loops.backward(gates, cand, hs, dy.contiguous(), dh_n.contiguous(), dxp, dw,
+                                 db, product.weight, product.packed, mask, us,
+                                 steps_by_batch(valid), reverse, da)
+            CACHE.give(da)
+        else:
+            dhs = state_grads(dy, dh_n, lengths, valid, reverse)  # (T+1, B, H)
+            _backward_loop(gates, cand, hs, dhs, dxp, dw, db, product, mask, us, valid, reverse)
+            dh0 = initial_state_grad(dhs, valid, reverse)
+        CACHE.give(gates, cand, hs, us)
+        db_ih = dxp.sum((0, 1)) if ctx.has_input_bias else None
+        return dxp, dh0, dw, (db if ctx.has_bias else None), None, None, None, db_ih
 
-        for t0, t1 in chunks(T, 8 * B * H * gates.element_size(), reverse):
-            r, z, a_n = gates[t0:t1].view(t1 - t0, B, 3, H).unbind(2)   # each (Tc, B, H)
-            n, prev = cand[t0:t1], prev_all[t0:t1]
-            coef = gates.new_empty(t1 - t0, B, 4, H)     # C_t = [c^r, c^z, c^n r, z]
-            c_r, c_z, c_nr, c_zz = coef.unbind(2)
-            one_z = 1.0 - z
-            coef_n = torch.addcmul(one_z, one_z * n, n, value=-1.0)    # (1 - z)(1 - n^2)
-            torch.mul(coef_n, r, out=c_nr)
-            torch.mul(c_nr, a_n, out=c_r).addcmul_(c_r, r, value=-1.0)  # c^n a^n r (1 - r)
-            torch.sub(prev, n, out=c_z).mul_(z).mul_(one_z)             # (h - n) z (1 - z)
-            c_zz.copy_(z)
-            if valid is not None:
-                coef_n.masked_fill_(~valid[t0:t1], 0.0)
-                coef.masked_fill_(~valid[t0:t1, :, :, None], 0.0)
-            e = coef.unbind(0)                           # becomes E_t = C_t * g_t
-            e_z = coef[:, :, 3].unbind(0)                # (B, H) each
-            e_a = coef.view(t1 - t0, B, 4 * H)[..., :3 * H]            # (Tc, B, 3H): da
-            e_a_t = e_a.unbind(0)
-            for i in (range(t1 - t0) if reverse else range(t1 - t0 - 1, -1, -1)):
-                t = t0 + i
-                e[i].mul_(g_rows[t + write])
-                g[t + read].add_(e_z[i])
-                product.masked(g[t + read], e_a_t[i], mask, scratch)
 
-            u = prev if mask is None else us[t0:t1]     # what W_hh multiplied
-            dw.addmm_(e_a.reshape(-1, 3 * H).t(), u.reshape(-1, H))     # (3H, Tc*B) @ (Tc*B, H)
-            db += e_a.sum((0, 1))
-            g_chunk = dhs[t0 + write:t1 + write]         # (Tc, B, H): g_t
-            dxp[:, t0:t1, :2 * H] = e_a[..., :2 * H].transpose(0, 1)
-            torch.mul(g_chunk, coef_n, out=dxp[:, t0:t1, 2 * H:].transpose(0, 1))
+def compiled_loops(*tensors: Tensor | None):
+    """The compiled loops (:mod:`rnnkit.nn.native`) when they are on, built, and take these
+    tensors; else None (the Python loops below run)."""
+    return native.gru_loops() if native.supports(*tensors) and native.enabled() else None
 
-        dh0 = initial_state_grad(dhs, valid, reverse)
-        return dxp, dh0, dw, (db if ctx.has_bias else None), None, None, None
+
+def chunk_steps(T: int, B: int, H: int, gates: Tensor) -> int:
+    """Steps per weight-gradient product in the compiled backward: as many as fit
+    :data:`~rnnkit.nn.explicit_common.CHUNK_BYTES` of da (B, 3H) per step, but at least 1024
+    rows of B, so each product stays large; at most T."""
+    return min(T, max(1, CHUNK_BYTES // (3 * B * H * gates.element_size()), -(-1024 // B)))
+
+
+def step_bias(b_ih: Tensor | None, b_hh: Tensor | None, like: Tensor) -> Tensor:
+    """The compiled forward's bias (4H,): [b_ih^r + b_hh^r, b_ih^z + b_hh^z, b_hh^n, b_ih^n]
+    (b_hh^n sits inside r * (W_hn h + b_hn), b_ih^n outside; a missing bias is zero)."""
+    H = like.shape[-1] // 3                              # like: xp (..., 3H)
+    zeros = like.new_zeros(3 * H)
+    b_ih = zeros if b_ih is None else b_ih
+    b_hh = zeros if b_hh is None else b_hh
+    return torch.cat([b_ih[:2 * H] + b_hh[:2 * H], b_hh[2 * H:], b_ih[2 * H:]])
+
+
+def _prefill(xp: Tensor, b_hh: Tensor | None, b_ih: Tensor | None) -> tuple[Tensor, Tensor]:
+    """The Python loop's buffers before the loop, time-major: gates (T, B, 3H) =
+    [x^r + b^r, x^z + b^z, b_hh^n] (each step adds h_{t-1} W_hh^T) and cand (T, B, H) =
+    x^n + b_ih^n."""
+    B, T, G = xp.shape
+    H = G // 3
+    bias = step_bias(b_ih, b_hh, xp)                     # (4H,)
+    gates = CACHE.take((T, B, 3 * H), xp)                # r, z, a^n per step
+    torch.add(xp[..., :2 * H].transpose(0, 1), bias[:2 * H], out=gates[..., :2 * H])
+    gates[..., 2 * H:] = bias[2 * H:3 * H]
+    cand = CACHE.take((T, B, H), xp)                     # x^n, then n
+    torch.add(xp[..., 2 * H:].transpose(0, 1), bias[3 * H:], out=cand)
+    return gates, cand
+
+
+def steps_by_batch(valid: Tensor | None) -> Tensor | None:
+    """(T, B, 1) validity as the (T, B) contiguous bool the compiled loops read."""
+    return None if valid is None else valid[..., 0].contiguous()
+
+
+def _forward_loop(gates: Tensor, cand: Tensor, hs: Tensor, h0: Tensor,
+                  product: RecurrentProduct, mask: Tensor | None, us: Tensor | None,
+                  valid: Tensor | None, reverse: bool) -> None:
+    """The forward time loop in Python, one torch op at a time, in place on the buffers: the
+    reference for ``csrc/gru_loops.cpp``'s ``forward``."""
+    T, H = gates.shape[0], cand.shape[2]
+    a, rz = gates.unbind(0), gates[..., :2 * H].unbind(0)
+    r, z = gates[..., :H].unbind(0), gates[..., H:2 * H].unbind(0)
+    a_n, n, h = gates[..., 2 * H:].unbind(0), cand.unbind(0), hs.unbind(0)
+    u = us.unbind(0) if mask is not None else None
+    masks = valid.unbind(0) if valid is not None and reverse else None
+    read, write = offsets(reverse)
+    for t in time_order(T, reverse):
+        prev = h[t + read] if mask is None else torch.mul(h[t + read], mask, out=u[t])
+        product(a[t], prev)                              # [x^r + a^r, x^z + a^z, a^n]
+        rz[t].sigmoid_()
+        n[t].addcmul_(r[t], a_n[t]).tanh_()
+        torch.lerp(n[t], h[t + read], z[t], out=h[t + write])
+        if masks is not None:                            # padded steps hold h0
+            torch.where(masks[t], h[t + write], h0, out=h[t + write])
+
+
+def _backward_loop(gates: Tensor, cand: Tensor, hs: Tensor, dhs: Tensor, dxp: Tensor,
+                   dw: Tensor, db: Tensor, product: RecurrentProduct, mask: Tensor | None,
+                   us: Tensor | None, valid: Tensor | None, reverse: bool) -> None:
+    """The backward time loop in Python, chunked, in place (dhs carries, dxp written, dw and db
+    accumulated): the reference for ``csrc/gru_loops.cpp``'s ``backward``."""
+    T, B, H = cand.shape
+    prev_all = previous_view(hs, reverse)                    # (T, B, H)
+    read, write = offsets(reverse)
+    g, g_rows = dhs.unbind(0), dhs[:, :, None].unbind(0)         # (B, H), (B, 1, H) views
+    scratch = dhs.new_empty(B, H)
+    for t0, t1 in chunks(T, 8 * B * H * gates.element_size(), reverse):
+        r, z, a_n = gates[t0:t1].view(t1 - t0, B, 3, H).unbind(2)       # each (Tc, B, H)
+        n, prev = cand[t0:t1], prev_all[t0:t1]
+        coef = gates.new_empty(t1 - t0, B, 4, H)         # C_t = [c^r, c^z, c^n r, z]
+        c_r, c_z, c_nr, c_zz = coef.unbind(2)
+        one_z = 1.0 - z
+        coef_n = torch.addcmul(one_z, one_z * n, n, value=-1.0)        # (1 - z)(1 - n^2)
+        torch.mul(coef_n, r, out=c_nr)
+        torch.mul(c_nr, a_n, out=c_r).addcmul_(c_r, r, value=-1.0)      # c^n a^n r (1 - r)
+        torch.sub(prev, n, out=c_z).mul_(z).mul_(one_z)                 # (h - n) z (1 - z)
+        c_zz.copy_(z)
+        if valid is not None:
+            coef_n.masked_fill_(~valid[t0:t1], 0.0)
+            coef.masked_fill_(~valid[t0:t1, :, :, None], 0.0)
+        e = coef.unbind(0)                               # becomes E_t = C_t * g_t
+        e_z = coef[:, :, 3].unbind(0)                    # (B, H) each
+        e_a = coef.view(t1 - t0, B, 4 * H)[..., :3 * H]                # (Tc, B, 3H): da
+        e_a_t = e_a.unbind(0)
+        for i in (range(t1 - t0) if reverse else range(t1 - t0 - 1, -1, -1)):
+            t = t0 + i
+            e[i].mul_(g_rows[t + write])
+            g[t + read].add_(e_z[i])
+            product.masked(g[t + read], e_a_t[i], mask, scratch)
+
+        u = prev if mask is None else us[t0:t1]         # what W_hh multiplied
+        dw.addmm_(e_a.reshape(-1, 3 * H).t(), u.reshape(-1, H))         # (3H, Tc*B) @ (Tc*B, H)
+        db += e_a.sum((0, 1))
+        g_chunk = dhs[t0 + write:t1 + write]             # (Tc, B, H): g_t
+        dxp[:, t0:t1, :2 * H] = e_a[..., :2 * H].transpose(0, 1)
+        torch.mul(g_chunk, coef_n, out=dxp[:, t0:t1, 2 * H:].transpose(0, 1))
 
 
 def explicit_gru(xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None, *,
                  lengths: Tensor | None = None, reverse: bool = False,
-                 recurrent_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """Run :class:`ExplicitGRU`: xp (B, T, 3H), h0 (B, H) -> (y (B, T, H), h_n (B, H))."""
+                 recurrent_mask: Tensor | None = None,
+                 b_ih: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Run :class:`ExplicitGRU`: xp (B, T, 3H), h0 (B, H) -> (y (B, T, H), h_n (B, H)).
+
+    xp is x W_ih^T, with b_ih already added, or given here as ``b_ih`` (added inside the loop,
+    which saves a pass over xp)."""
     if lengths is not None:
         lengths = lengths.to(device=xp.device, dtype=torch.long)
     return under_autocast(ExplicitGRU.apply, xp, h0, w_hh, b_hh, lengths, reverse,
-                          recurrent_mask)
+                          recurrent_mask, b_ih)

@@ -42,6 +42,7 @@ from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
 from rnnkit.nn.explicit_elman import explicit_elman
 from rnnkit.nn.explicit_gru import explicit_gru
+from rnnkit.nn.projection import project
 from rnnkit.nn.explicit_lstm import explicit_lstm
 from rnnkit.nn.fused import fused_forward
 from rnnkit.nn.gru import GRUCell
@@ -92,14 +93,15 @@ def explicit_scan(cell: RecurrentCell, x: Tensor, state: State, *,
     """:func:`~rnnkit.nn.recurrence.scan`'s contract, as one autograd node: the input projection
     for all steps is one product under autograd, the time loop and its backward are
     :class:`~rnnkit.nn.explicit_lstm.ExplicitLSTM` / ``ExplicitGRU`` / ``ExplicitElman``."""
-    xp = cell.project_input(x)                           # (B, T, G*H)
     kwargs = dict(lengths=lengths, reverse=reverse, recurrent_mask=recurrent_mask)
+    if isinstance(cell, GRUCell):                        # b_ih is added inside the loop
+        return explicit_gru(project(x, cell.w_ih), state, cell.w_hh, cell.b_hh,
+                            b_ih=cell.b_ih, **kwargs)
+    xp = cell.project_input(x)                           # (B, T, G*H)
     if isinstance(cell, (LSTMCell, LayerNormLSTMCell)):
         ln = ((cell.gain_hh, cell.gain_c, cell.bias_c) if isinstance(cell, LayerNormLSTMCell)
               else None)
         return explicit_lstm(xp, state, cell.w_hh, b_hh=cell.b_hh, layer_norm=ln, **kwargs)
-    if isinstance(cell, GRUCell):
-        return explicit_gru(xp, state, cell.w_hh, cell.b_hh, **kwargs)
     if isinstance(cell, ElmanCell):
         return explicit_elman(xp, state, cell.w_hh, cell.b_hh,
                               nonlinearity=cell.nonlinearity, **kwargs)

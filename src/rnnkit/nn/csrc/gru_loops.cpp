@@ -1,0 +1,271 @@
+// The two time loops of rnnkit's explicit-BPTT GRU (rnnkit/nn/explicit_gru.py), compiled.
+//
+// Python drives the same loops one op at a time: four elementwise ops per step forward and two
+// backward, each dispatched from the interpreter on a (B, 3H) or (B, H) tile small enough that
+// torch runs it on one thread, plus layout copies between batch- and time-major buffers. Here
+// each step is its recurrent product plus ONE fused pass over the tile (vectorised with ATen's
+// Vectorized<T>, whose exp/tanh are SLEEF's 1-ulp versions, split over the batch rows with
+// at::parallel_for) that reads the batch-major inputs (xp, dy) and writes the batch-major
+// outputs (y, dxp) in place, so no transposing copy remains. The equations are those of
+// explicit_gru.py's docstring; its Python loops are the reference these are tested against
+// (tests/test_native_gru.py).
+//
+// Saved buffers, all time-major: gates (T, B, 3H) = [r, z, a^n] (a^n = W_hn h_{t-1} + b_hn);
+// cand (T, B, H) = n; hs (T+1, B, H) the state buffer (explicit_common.py: h0 in slot 0, or in
+// slot T reversed); us (T, B, H) = m * h_{t-1} under variational dropout (mask m (B, H) on
+// h_{t-1} where it enters W_hh). valid (T, B) bool marks real steps (right-padded lengths).
+#include <torch/extension.h>
+
+#include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <ATen/core/stack.h>
+#include <ATen/cpu/vec/vec.h>
+
+#include <algorithm>
+#include <optional>
+
+namespace {
+
+using at::Tensor;
+
+// h (B, cols) @ W^T (cols -> rows), with W given as Python's RecurrentProduct holds it: packed
+// by oneDNN (mkldnn::_linear_pointwise) or as W^T (cols, rows) for mm.
+struct Product {
+  Tensor weight;
+  bool packed;
+
+  // h @ W^T: written into `out` by addmm's kernel, or a new tensor from oneDNN's packed linear.
+  Tensor into(Tensor& out, const Tensor& h) const {
+    if (!packed) return at::mm_out(out, h, weight);
+    static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow(
+        "mkldnn::_linear_pointwise", "");
+    torch::jit::Stack stack;
+    torch::jit::push(stack, h, weight, c10::IValue(), std::string("none"),
+                     std::vector<std::optional<c10::Scalar>>(), std::string(""));
+    op.callBoxed(&stack);
+    return stack.back().toTensor();
+  }
+};
+
+template <typename T>
+inline at::vec::Vectorized<T> sigmoid(const at::vec::Vectorized<T>& x) {
+  using V = at::vec::Vectorized<T>;
+  const V one(T(1));
+  return one / (one + x.neg().exp());
+}
+
+// Rows whose tile is at least this many elements are split across threads.
+constexpr int64_t kGrain = 4096;
+
+inline int64_t row_grain(int64_t width) { return std::max<int64_t>(1, kGrain / width); }
+
+// One forward step's elementwise work, rows [b0, b1), from x = x_t W_ih^T (3H per row) and
+// p = h_prev W_hh^T (B, 3H), with bias = [b_ih^r + b_hh^r, b_ih^z + b_hh^z, b_hh^n, b_ih^n]:
+//   r = sigmoid(x^r + p^r + b^r), z = sigmoid(x^z + p^z + b^z), a^n = p^n + b_hh^n,
+//   n = tanh(x^n + b_ih^n + r a^n), h = n + z (h_prev - n).
+// Saves [r, z, a^n] and n; writes h to the state buffer and to y (B, T, H). At a padded step
+// (valid_t[b] == false) y is 0 and the state slot holds h0 reversed, 0 forward (no real step
+// reads it), as explicit_common.finish_forward leaves it.
+template <typename T>
+void forward_rows(const T* xp, int64_t xp_stride, const T* p, const T* bias, const T* prev,
+                  T* gates, T* cand, T* state, T* y, int64_t y_stride, const T* h0,
+                  const bool* valid_t, bool reverse, int64_t H, int64_t b0, int64_t b1) {
+  using V = at::vec::Vectorized<T>;
+  const int64_t W = V::size();
+  for (int64_t b = b0; b < b1; ++b) {
+    const T* x = xp + b * xp_stride;
+    const T* pb = p + b * 3 * H;
+    const T* hp = prev + b * H;
+    T* g = gates + b * 3 * H;
+    T* c = cand + b * H;
+    T* ho = state + b * H;
+    T* yo = y + b * y_stride;
+    for (int64_t j = 0; j < H; j += W) {
+      const int64_t k = std::min<int64_t>(W, H - j);
+      const V r = sigmoid(V::loadu(x + j, k) + V::loadu(pb + j, k) + V::loadu(bias + j, k));
+      const V z = sigmoid(V::loadu(x + H + j, k) + V::loadu(pb + H + j, k) +
+                          V::loadu(bias + H + j, k));
+      const V a_n = V::loadu(pb + 2 * H + j, k) + V::loadu(bias + 2 * H + j, k);
+      const V n = (V::loadu(x + 2 * H + j, k) + V::loadu(bias + 3 * H + j, k) + r * a_n).tanh();
+      const V h = n + z * (V::loadu(hp + j, k) - n);
+      r.store(g + j, k);
+      z.store(g + H + j, k);
+      a_n.store(g + 2 * H + j, k);
+      n.store(c + j, k);
+      h.store(ho + j, k);
+      h.store(yo + j, k);
+    }
+    if (valid_t != nullptr && !valid_t[b]) {
+      std::fill(yo, yo + H, T(0));
+      if (reverse) {
+        std::copy(h0 + b * H, h0 + (b + 1) * H, ho);
+      } else {
+        std::fill(ho, ho + H, T(0));
+      }
+    }
+  }
+}
+
+// One backward step's elementwise work, rows [b0, b1). The gradient w.r.t. h_t is
+//   g = dy_t + carry + m * p,   p = da_{t+1} W_hh (the previous step's product), carry = g_{t+1} z_{t+1}
+// (m = 1 without variational dropout); then
+//   c^n = g (1 - z)(1 - n^2) = dx^n,  da^n = c^n r,  da^r = dx^r = c^n a^n r (1 - r),
+//   da^z = dx^z = g (h_prev - n) z (1 - z),  carry = g z.
+// da goes to the chunk buffer (the next product's and the weight gradient's operand),
+// [da^r, da^z, dx^n] to dxp (B, T, 3H). A padded step contributes nothing: forward in time the
+// carry restarts at dh_n (the sequence's last real step is next), reversed the gradient that
+// reaches the h0 copy is passed on to h0.
+template <typename T>
+void backward_rows(const T* gates, const T* cand, const T* prev, const T* dy, int64_t dy_stride,
+                   const T* p, const T* mask, const T* dh_n, T* carry, T* da, T* dxp,
+                   int64_t dxp_stride, const bool* valid_t, bool reverse, int64_t H, int64_t b0,
+                   int64_t b1) {
+  using V = at::vec::Vectorized<T>;
+  const int64_t W = V::size();
+  const V one(T(1));
+  for (int64_t b = b0; b < b1; ++b) {
+    T* a = da + b * 3 * H;
+    T* dx = dxp + b * dxp_stride;
+    T* cz = carry + b * H;
+    const T* pb = p + b * H;
+    const T* mb = mask == nullptr ? nullptr : mask + b * H;
+    if (valid_t != nullptr && !valid_t[b]) {
+      std::fill(a, a + 3 * H, T(0));
+      std::fill(dx, dx + 3 * H, T(0));
+      if (!reverse) {
+        std::copy(dh_n + b * H, dh_n + (b + 1) * H, cz);
+      } else {
+        for (int64_t j = 0; j < H; ++j) cz[j] += mb == nullptr ? pb[j] : mb[j] * pb[j];
+      }
+      continue;
+    }
+    const T* s = gates + b * 3 * H;
+    const T* nn = cand + b * H;
+    const T* hp = prev + b * H;
+    const T* dyb = dy + b * dy_stride;
+    for (int64_t j = 0; j < H; j += W) {
+      const int64_t k = std::min<int64_t>(W, H - j);
+      const V r = V::loadu(s + j, k), z = V::loadu(s + H + j, k);
+      const V a_n = V::loadu(s + 2 * H + j, k), n = V::loadu(nn + j, k);
+      V pj = V::loadu(pb + j, k);
+      if (mb != nullptr) pj = pj * V::loadu(mb + j, k);
+      const V gt = V::loadu(dyb + j, k) + V::loadu(cz + j, k) + pj;
+      const V c_n = gt * (one - z) * (one - n * n);
+      const V da_r = c_n * a_n * r * (one - r);
+      const V da_z = gt * (V::loadu(hp + j, k) - n) * z * (one - z);
+      (gt * z).store(cz + j, k);
+      da_r.store(a + j, k);
+      da_z.store(a + H + j, k);
+      (c_n * r).store(a + 2 * H + j, k);
+      da_r.store(dx + j, k);
+      da_z.store(dx + H + j, k);
+      c_n.store(dx + 2 * H + j, k);
+    }
+  }
+}
+
+const bool* valid_row(const std::optional<Tensor>& valid, int64_t t) {
+  return valid.has_value() ? valid->data_ptr<bool>() + t * valid->size(1) : nullptr;
+}
+
+// The forward loop over all T steps (explicit_gru.ExplicitGRU.forward): xp (B, T, 3H)
+// contiguous, bias (4H,) as forward_rows reads it; y (B, T, H) written; gates, cand, hs (and us)
+// filled for the backward.
+void forward(Tensor xp, Tensor bias, Tensor y, Tensor gates, Tensor cand, Tensor hs,
+             Tensor weight, bool packed, std::optional<Tensor> mask, std::optional<Tensor> us,
+             std::optional<Tensor> valid, bool reverse) {
+  const int64_t T = gates.size(0), B = gates.size(1), H = cand.size(2);
+  const Product product{weight, packed};
+  const Tensor h0 = hs[reverse ? T : 0];
+  Tensor buffer = gates.new_empty({B, 3 * H});
+  for (int64_t s = 0; s < T; ++s) {
+    const int64_t t = reverse ? T - 1 - s : s;
+    const int64_t read = reverse ? t + 1 : t, write = reverse ? t : t + 1;
+    const Tensor prev = hs[read];
+    Tensor p;
+    if (mask.has_value()) {
+      Tensor u = (*us)[t];
+      at::mul_out(u, prev, *mask);
+      p = product.into(buffer, u);
+    } else {
+      p = product.into(buffer, prev);
+    }
+    const bool* valid_t = valid_row(valid, t);
+    AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_gru_forward", [&] {
+      const scalar_t* x = xp.data_ptr<scalar_t>() + t * 3 * H;
+      const scalar_t* pp = p.data_ptr<scalar_t>();
+      const scalar_t* bp = bias.data_ptr<scalar_t>();
+      const scalar_t* hp = prev.data_ptr<scalar_t>();
+      scalar_t* g = gates.data_ptr<scalar_t>() + t * B * 3 * H;
+      scalar_t* c = cand.data_ptr<scalar_t>() + t * B * H;
+      scalar_t* ho = hs.data_ptr<scalar_t>() + write * B * H;
+      scalar_t* yo = y.data_ptr<scalar_t>() + t * H;
+      const scalar_t* h0p = h0.data_ptr<scalar_t>();
+      at::parallel_for(0, B, row_grain(3 * H), [&](int64_t b0, int64_t b1) {
+        forward_rows<scalar_t>(x, T * 3 * H, pp, bp, hp, g, c, ho, yo, T * H, h0p, valid_t,
+                               reverse, H, b0, b1);
+      });
+    });
+  }
+}
+
+// The backward loop (ExplicitGRU.backward): dy (B, T, H) contiguous and dh_n (B, H) in;
+// dxp (B, T, 3H) written; dw (3H, H) and db (3H,) accumulated; returns dh0 (B, H). weight is
+// W_hh as RecurrentProduct(W_hh^T) holds it. da (Tc, B, 3H) is scratch: Tc steps of da per
+// weight-gradient product.
+Tensor backward(Tensor gates, Tensor cand, Tensor hs, Tensor dy, Tensor dh_n, Tensor dxp,
+                Tensor dw, Tensor db, Tensor weight, bool packed, std::optional<Tensor> mask,
+                std::optional<Tensor> us, std::optional<Tensor> valid, bool reverse, Tensor da) {
+  const int64_t T = gates.size(0), B = gates.size(1), H = cand.size(2);
+  const Product product{weight, packed};
+  const int64_t chunk = da.size(0);
+  TORCH_CHECK(chunk >= 1 && da.size(1) == B && da.size(2) == 3 * H, "da must be (Tc, B, 3H)");
+  Tensor carry = dh_n.clone();
+  Tensor buffer = gates.new_empty({B, H});
+  Tensor p = gates.new_zeros({B, H});                 // da_{t+1} W_hh, none before the first step
+  const int64_t read_off = reverse ? 1 : 0;
+  // Time windows [t0, t1) in backward order: descending forward in time, ascending reversed.
+  const int64_t windows = (T + chunk - 1) / chunk;
+  for (int64_t w = 0; w < windows; ++w) {
+    const int64_t t0 = (reverse ? w : windows - 1 - w) * chunk;
+    const int64_t t1 = std::min(t0 + chunk, T);
+    for (int64_t s = 0; s < t1 - t0; ++s) {
+      const int64_t i = reverse ? s : t1 - t0 - 1 - s;
+      const int64_t t = t0 + i;
+      Tensor da_t = da[i];
+      const bool* valid_t = valid_row(valid, t);
+      AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_gru_backward", [&] {
+        const scalar_t* s_p = gates.data_ptr<scalar_t>() + t * B * 3 * H;
+        const scalar_t* n_p = cand.data_ptr<scalar_t>() + t * B * H;
+        const scalar_t* hp = hs.data_ptr<scalar_t>() + (t + read_off) * B * H;
+        const scalar_t* dyp = dy.data_ptr<scalar_t>() + t * H;
+        const scalar_t* pp = p.data_ptr<scalar_t>();
+        const scalar_t* mp = mask.has_value() ? mask->data_ptr<scalar_t>() : nullptr;
+        const scalar_t* dhp = dh_n.data_ptr<scalar_t>();
+        scalar_t* cz = carry.data_ptr<scalar_t>();
+        scalar_t* a = da_t.data_ptr<scalar_t>();
+        scalar_t* dx = dxp.data_ptr<scalar_t>() + t * 3 * H;
+        at::parallel_for(0, B, row_grain(3 * H), [&](int64_t b0, int64_t b1) {
+          backward_rows<scalar_t>(s_p, n_p, hp, dyp, T * H, pp, mp, dhp, cz, a, dx, T * 3 * H,
+                                  valid_t, reverse, H, b0, b1);
+        });
+      });
+      p = product.into(buffer, da_t);
+    }
+    const Tensor da_w = da.narrow(0, 0, t1 - t0).view({-1, 3 * H});      // (Tc*B, 3H)
+    const Tensor u = mask.has_value() ? us->narrow(0, t0, t1 - t0)
+                                      : hs.narrow(0, t0 + read_off, t1 - t0);
+    dw.addmm_(da_w.t(), u.reshape({-1, H}));                            // (3H, Tc*B) @ (Tc*B, H)
+    db.add_(da_w.sum(0));
+  }
+  if (mask.has_value()) return carry.addcmul_(p, *mask);              // dh0 = g_{-1}
+  return carry.add_(p);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "rnnkit's compiled GRU time loops (see rnnkit/nn/native.py)";
+  m.def("forward", &forward, "GRU forward loop, in place");
+  m.def("backward", &backward, "GRU backward loop, in place");
+}

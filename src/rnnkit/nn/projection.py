@@ -1,0 +1,49 @@
+"""The input projection x W^T of an explicit layer, in a reused buffer.
+
+:func:`project` is ``x @ w.T`` (no bias: the explicit GRU adds b_ih inside its loop) as one
+autograd node whose output comes from :data:`~rnnkit.nn.buffer_cache.CACHE`, and whose backward
+gives its incoming gradient back to the cache once it has used it. At B64/T256/H512 the output
+and its gradient are 100 MB each per layer: allocated fresh at every step, their pages are
+faulted in again each time (:mod:`rnnkit.nn.buffer_cache`). Backward: dx = g W, dW = g^T x.
+Under autocast, or off the CPU, it is plain ``F.linear``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from rnnkit.nn.buffer_cache import CACHE
+from rnnkit.nn.explicit_common import autocast_dtype
+
+
+class Projection(torch.autograd.Function):
+    """x (..., I), w (G, I) -> x w^T (..., G), the output in a cached buffer."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, w: Tensor) -> Tensor:
+        rows = x.reshape(-1, x.shape[-1])                # (N, I)
+        out = CACHE.take((rows.shape[0], w.shape[0]), x)
+        torch.mm(rows, w.t(), out=out)
+        ctx.save_for_backward(rows, w)
+        ctx.in_shape = x.shape
+        return out.view(*x.shape[:-1], w.shape[0])
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: Tensor):
+        rows, w = ctx.saved_tensors
+        g = grad.reshape(-1, w.shape[0])                 # (N, G)
+        dx = torch.mm(g, w).view(ctx.in_shape) if ctx.needs_input_grad[0] else None
+        dw = torch.mm(g.t(), rows) if ctx.needs_input_grad[1] else None
+        CACHE.give(grad)                                 # reused only once nothing holds it
+        return dx, dw
+
+
+def project(x: Tensor, w: Tensor) -> Tensor:
+    """``x @ w.T`` (..., I) -> (..., G) through :class:`Projection` on CPU without autocast."""
+    if x.device.type != "cpu" or autocast_dtype(x) is not None or not x.is_floating_point():
+        return F.linear(x, w)
+    return Projection.apply(x, w)
