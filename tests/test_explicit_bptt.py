@@ -8,6 +8,7 @@ import torch
 
 import rnnkit.nn as rn
 import rnnkit.nn.explicit_common as common
+from rnnkit.nn import native
 
 B, T, I, H = 3, 5, 4, 3
 LENGTHS = torch.tensor([5, 2, 0])        # a full, a short and an empty sequence
@@ -158,13 +159,25 @@ def test_auto_path_picks_explicit_for_training_gru_and_rnn_on_cpu():
     assert rn.auto_path("gru", cpu) == "explicit"
     assert rn.auto_path("rnn_tanh", cpu) == "explicit"
     assert rn.auto_path("rnn_relu", cpu, grad_enabled=False) == "explicit"
-    assert rn.auto_path("gru", cpu, grad_enabled=False) == "fused"
     assert rn.auto_path("lstm", cpu) == "fused"
     assert rn.auto_path("gru", torch.device("cuda")) == "fused"
     layer = rn.GRU(I, H)
     assert layer.path == "explicit"
-    with torch.no_grad():
-        assert layer.path == "fused"
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_gru_inference_runs_explicit_only_with_compiled_loops(compiled):
+    """GRU inference on CPU: the compiled loops beat torch's kernel (docs/benchmarks.md), the
+    Python loop does not, so ``auto`` picks the explicit path only when the loops are built."""
+    native.set_enabled(compiled)
+    try:
+        built = native.gru_loops() is not None
+        want = "explicit" if compiled and built else "fused"
+        assert rn.auto_path("gru", torch.device("cpu"), grad_enabled=False) == want
+        with torch.no_grad():
+            assert rn.GRU(I, H).path == want
+    finally:
+        native.set_enabled(None)
 
 
 def test_explicit_path_runs_lstm_too():

@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 import rnnkit.nn as rn
+from rnnkit.nn import native
 from rnnkit.errors import RnnkitError
 
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1, "ln_lstm": 4}
@@ -160,6 +161,14 @@ def layer_rows(cell: str, config: BenchConfig, repeats: int, peak: float) -> lis
                    repeats, peak)
 
 
+def path_label(cell: str, path: str) -> str:
+    """The path as the table shows it: the GRU's explicit path says whether its time loops ran
+    compiled (:mod:`rnnkit.nn.native`) or in Python."""
+    if cell != "gru" or path != "explicit":
+        return path
+    return "explicit, compiled" if native.enabled() and native.gru_loops() else "explicit, Python"
+
+
 def compare(cell: str, config: BenchConfig, mine: nn.Module, reference: nn.Module,
             reference_name: str, repeats: int, peak: float, *,
             modes: tuple[str, ...] = ("train", "infer"), path: str | None = None,
@@ -190,7 +199,7 @@ def compare(cell: str, config: BenchConfig, mine: nn.Module, reference: nn.Modul
         tokens = config.batch * config.steps
         mine_s, ref_s = statistics.median(t_mine), statistics.median(t_ref)
         with torch.set_grad_enabled(mode == "train"):
-            row_path = path or mine.path                  # "auto" resolves per grad mode
+            row_path = path or path_label(cell, mine.path)   # "auto" resolves per grad mode
         rows.append({
             "cell": cell, "config": config.name, "mode": mode, "path": row_path,
             "rnnkit_tokens_per_s": tokens / mine_s,

@@ -113,17 +113,20 @@ class ExplicitGRU(torch.autograd.Function):
         loops = compiled_loops(gates, w_hh, dy, dh_n, mask)
         if loops is not None:
             da = CACHE.take((chunk_steps(T, B, H, gates), B, 3 * H), gates)
-            dh0 = loops.backward(gates, cand, hs, dy.contiguous(), dh_n.contiguous(), dxp, dw,
-                                 db, product.weight, product.packed, mask, us,
-                                 steps_by_batch(valid), reverse, da)
+            dh0, sums = loops.backward(gates, cand, hs, dy.contiguous(), dh_n.contiguous(), dxp,
+                                       dw, product.weight, product.packed, mask, us,
+                                       steps_by_batch(valid), reverse, da)
             CACHE.give(da)
+            db_ih = sums[:3 * H]                         # sum of dxp, summed in the loop
+            db = torch.cat([sums[:2 * H], sums[3 * H:]])  # r, z as b_ih's; sum of da^n
         else:
             dhs = state_grads(dy, dh_n, lengths, valid, reverse)  # (T+1, B, H)
             _backward_loop(gates, cand, hs, dhs, dxp, dw, db, product, mask, us, valid, reverse)
             dh0 = initial_state_grad(dhs, valid, reverse)
+            db_ih = dxp.sum((0, 1)) if ctx.has_input_bias else None
         CACHE.give(gates, cand, hs, us)
-        db_ih = dxp.sum((0, 1)) if ctx.has_input_bias else None
-        return dxp, dh0, dw, (db if ctx.has_bias else None), None, None, None, db_ih
+        return (dxp, dh0, dw, (db if ctx.has_bias else None), None, None, None,
+                (db_ih if ctx.has_input_bias else None))
 
 
 def compiled_loops(*tensors: Tensor | None):

@@ -41,6 +41,7 @@ from rnnkit.nn.cell import RecurrentCell, State
 from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
 from rnnkit.nn.explicit_elman import explicit_elman
+from rnnkit.nn import native
 from rnnkit.nn.explicit_gru import explicit_gru
 from rnnkit.nn.projection import project
 from rnnkit.nn.explicit_lstm import explicit_lstm
@@ -74,16 +75,19 @@ def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True,
       Elman (tanh) 1.9, 1.04, 1.5, 1.12 (2.0, 1.3, 2.0 with two). The gain is the per-step
       overhead; where the recurrent products dominate (large B x H) both sit near the
       matrix-product peak and the gain shrinks, but it never measured a loss beyond noise.
-    - Inference on CPU (no grad): ``"explicit"`` for Elman (0.9-1.2x ``torch.nn.RNN``: parity),
-      ``"fused"`` for GRU, whose explicit forward measured 0.91-0.96x ``torch.nn.GRU`` (its four
-      elementwise ops per step are dispatched from Python, torch's from C++).
+    - Inference on CPU (no grad): ``"explicit"`` for Elman (0.9-1.2x ``torch.nn.RNN``: parity);
+      for GRU ``"explicit"`` when its compiled loops are built (:mod:`rnnkit.nn.native`:
+      1.08-1.75x ``torch.nn.GRU``), else ``"fused"`` (the Python loop's forward measured
+      0.91-0.96x: its four elementwise ops per step are dispatched from the interpreter).
+    With the compiled GRU loops, GRU training measured 1.4-4x ``torch.nn.GRU`` at the four
+    configs above (docs/benchmarks.md).
     """
     if needs_explicit:
         return "explicit"
     if cell == "lstm" or device.type != "cpu":
         return "fused"
     if cell == "gru" and not grad_enabled:
-        return "fused"
+        return "explicit" if native.enabled() and native.gru_loops() is not None else "fused"
     return "explicit"
 
 

@@ -112,14 +112,15 @@ void forward_rows(const T* xp, int64_t xp_stride, const T* p, const T* bias, con
 //   c^n = g (1 - z)(1 - n^2) = dx^n,  da^n = c^n r,  da^r = dx^r = c^n a^n r (1 - r),
 //   da^z = dx^z = g (h_prev - n) z (1 - z),  carry = g z.
 // da goes to the chunk buffer (the next product's and the weight gradient's operand),
-// [da^r, da^z, dx^n] to dxp (B, T, 3H). A padded step contributes nothing: forward in time the
+// [da^r, da^z, dx^n] to dxp (B, T, 3H), and [dx, da^n] is added to this thread's row of sums
+// (the bias gradients: db_ih = sum dx, db_hh = [sum dx^r, sum dx^z, sum da^n]). A padded step contributes nothing: forward in time the
 // carry restarts at dh_n (the sequence's last real step is next), reversed the gradient that
 // reaches the h0 copy is passed on to h0.
 template <typename T>
 void backward_rows(const T* gates, const T* cand, const T* prev, const T* dy, int64_t dy_stride,
                    const T* p, const T* mask, const T* dh_n, T* carry, T* da, T* dxp,
-                   int64_t dxp_stride, const bool* valid_t, bool reverse, int64_t H, int64_t b0,
-                   int64_t b1) {
+                   int64_t dxp_stride, T* sums, const bool* valid_t, bool reverse, int64_t H,
+                   int64_t b0, int64_t b1) {
   using V = at::vec::Vectorized<T>;
   const int64_t W = V::size();
   const V one(T(1));
@@ -153,13 +154,18 @@ void backward_rows(const T* gates, const T* cand, const T* prev, const T* dy, in
       const V c_n = gt * (one - z) * (one - n * n);
       const V da_r = c_n * a_n * r * (one - r);
       const V da_z = gt * (V::loadu(hp + j, k) - n) * z * (one - z);
+      const V da_n = c_n * r;
       (gt * z).store(cz + j, k);
       da_r.store(a + j, k);
       da_z.store(a + H + j, k);
-      (c_n * r).store(a + 2 * H + j, k);
+      da_n.store(a + 2 * H + j, k);
       da_r.store(dx + j, k);
       da_z.store(dx + H + j, k);
       c_n.store(dx + 2 * H + j, k);
+      (V::loadu(sums + j, k) + da_r).store(sums + j, k);             // db: [dx, da^n] summed
+      (V::loadu(sums + H + j, k) + da_z).store(sums + H + j, k);
+      (V::loadu(sums + 2 * H + j, k) + c_n).store(sums + 2 * H + j, k);
+      (V::loadu(sums + 3 * H + j, k) + da_n).store(sums + 3 * H + j, k);
     }
   }
 }
@@ -210,11 +216,12 @@ void forward(Tensor xp, Tensor bias, Tensor y, Tensor gates, Tensor cand, Tensor
 }
 
 // The backward loop (ExplicitGRU.backward): dy (B, T, H) contiguous and dh_n (B, H) in;
-// dxp (B, T, 3H) written; dw (3H, H) and db (3H,) accumulated; returns dh0 (B, H). weight is
+// dxp (B, T, 3H) written; dw (3H, H) accumulated; returns [dh0 (B, H), sums (4H,)] with
+// sums = [db_ih (3H), db_hh^n (H)] (db_hh^r, db_hh^z equal db_ih's). weight is
 // W_hh as RecurrentProduct(W_hh^T) holds it. da (Tc, B, 3H) is scratch: Tc steps of da per
 // weight-gradient product.
-Tensor backward(Tensor gates, Tensor cand, Tensor hs, Tensor dy, Tensor dh_n, Tensor dxp,
-                Tensor dw, Tensor db, Tensor weight, bool packed, std::optional<Tensor> mask,
+std::vector<Tensor> backward(Tensor gates, Tensor cand, Tensor hs, Tensor dy, Tensor dh_n, Tensor dxp,
+                Tensor dw, Tensor weight, bool packed, std::optional<Tensor> mask,
                 std::optional<Tensor> us, std::optional<Tensor> valid, bool reverse, Tensor da) {
   const int64_t T = gates.size(0), B = gates.size(1), H = cand.size(2);
   const Product product{weight, packed};
@@ -223,6 +230,7 @@ Tensor backward(Tensor gates, Tensor cand, Tensor hs, Tensor dy, Tensor dh_n, Te
   Tensor carry = dh_n.clone();
   Tensor buffer = gates.new_empty({B, H});
   Tensor p = gates.new_zeros({B, H});                 // da_{t+1} W_hh, none before the first step
+  Tensor sums = gates.new_zeros({at::get_num_threads(), 4 * H});      // per thread
   const int64_t read_off = reverse ? 1 : 0;
   // Time windows [t0, t1) in backward order: descending forward in time, ascending reversed.
   const int64_t windows = (T + chunk - 1) / chunk;
@@ -245,9 +253,11 @@ Tensor backward(Tensor gates, Tensor cand, Tensor hs, Tensor dy, Tensor dh_n, Te
         scalar_t* cz = carry.data_ptr<scalar_t>();
         scalar_t* a = da_t.data_ptr<scalar_t>();
         scalar_t* dx = dxp.data_ptr<scalar_t>() + t * 3 * H;
+        scalar_t* sp = sums.data_ptr<scalar_t>();
         at::parallel_for(0, B, row_grain(3 * H), [&](int64_t b0, int64_t b1) {
           backward_rows<scalar_t>(s_p, n_p, hp, dyp, T * H, pp, mp, dhp, cz, a, dx, T * 3 * H,
-                                  valid_t, reverse, H, b0, b1);
+                                  sp + at::get_thread_num() * 4 * H, valid_t, reverse, H, b0,
+                                  b1);
         });
       });
       p = product.into(buffer, da_t);
@@ -256,10 +266,13 @@ Tensor backward(Tensor gates, Tensor cand, Tensor hs, Tensor dy, Tensor dh_n, Te
     const Tensor u = mask.has_value() ? us->narrow(0, t0, t1 - t0)
                                       : hs.narrow(0, t0 + read_off, t1 - t0);
     dw.addmm_(da_w.t(), u.reshape({-1, H}));                            // (3H, Tc*B) @ (Tc*B, H)
-    db.add_(da_w.sum(0));
   }
-  if (mask.has_value()) return carry.addcmul_(p, *mask);              // dh0 = g_{-1}
-  return carry.add_(p);
+  if (mask.has_value()) {
+    carry.addcmul_(p, *mask);                                       // dh0 = g_{-1}
+  } else {
+    carry.add_(p);
+  }
+  return {carry, sums.sum(0)};
 }
 
 }  // namespace
