@@ -17,8 +17,7 @@ import torch
 
 import rnnkit.nn as rn
 from rnnkit.bench.speed import CONFIGS
-from rnnkit.nn.explicit_common import RecurrentProduct
-from rnnkit.nn.explicit_gru import chunk_steps
+from rnnkit.nn.explicit_common import RecurrentProduct, chunk_steps
 
 
 def products_of_a_step(B: int, T: int, I: int, H: int, L: int):
@@ -32,7 +31,7 @@ def products_of_a_step(B: int, T: int, I: int, H: int, L: int):
             fwd=RecurrentProduct(w_hh, B), bwd=RecurrentProduct(w_hh.t(), B),
             h=torch.randn(T + 1, B, H), da=torch.randn(T, B, 3 * H),
             acc=torch.empty(B, 3 * H), acc_h=torch.empty(B, H), dxp=torch.randn(B * T, 3 * H)))
-    steps = chunk_steps(T, B, H, torch.empty(0))
+    steps = chunk_steps(T, B, 3 * H, torch.empty(0))
 
     def run():
         for p in layers:                                 # forward

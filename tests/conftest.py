@@ -62,3 +62,32 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def compiled_loops_fixture(kind):
+    """A fixture turning rnnkit's compiled ``kind`` loops on for one test, skipped where they
+    cannot be built here."""
+    from rnnkit.nn import native
+
+    @pytest.fixture
+    def fixture():
+        native.set_enabled(True)
+        if native.loops(kind) is None:
+            native.set_enabled(None)
+            pytest.skip(f"compiled {kind} loops unavailable: {native.error(kind)}")
+        yield
+        native.set_enabled(None)
+    return fixture
+
+
+compiled_gru = compiled_loops_fixture("gru")
+compiled_lstm = compiled_loops_fixture("lstm")
+
+
+@pytest.fixture
+def python_loops():
+    """rnnkit's compiled loops off for one test: the Python loops run."""
+    from rnnkit.nn import native
+    native.set_enabled(False)
+    yield
+    native.set_enabled(None)

@@ -24,6 +24,7 @@ GPU tensors never enter the cache: the CUDA allocator already caches.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from math import prod
 
 import torch
@@ -31,6 +32,8 @@ from torch import Tensor
 
 # Most bytes kept for reuse (the buffers of one training step of a large two-layer model).
 CACHE_BYTES = 1 << 30
+# Smaller buffers are left to malloc, which recycles them without page faults.
+MIN_BYTES = 1 << 18
 
 
 def _storage_owners(tensor: Tensor) -> int | None:
@@ -57,27 +60,31 @@ def alias(tensor: Tensor) -> Tensor:
 
 
 class BufferCache:
-    """A bounded free list of flat CPU buffers, matched by dtype and size."""
+    """A bounded free list of flat CPU buffers, matched by dtype and size.
 
-    def __init__(self, max_bytes: int = CACHE_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._free: list[Tensor] = []                    # flat, oldest first
+    Buffers under ``min_bytes`` are neither kept nor looked up (malloc recycles small blocks
+    without page faults); at most ``per_size`` buffers of one dtype and size are kept, and at
+    most ``max_bytes`` in all, the sizes given back longest ago dropped first.
+    """
+
+    def __init__(self, max_bytes: int = CACHE_BYTES, *, min_bytes: int = MIN_BYTES,
+                 per_size: int = 8) -> None:
+        self.max_bytes, self.min_bytes, self.per_size = max_bytes, min_bytes, per_size
+        self._free: OrderedDict[tuple[torch.dtype, int], list[Tensor]] = OrderedDict()
+        self.nbytes = 0                                  # bytes held now
         self._lock = threading.Lock()
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held now."""
-        return sum(b.numel() * b.element_size() for b in self._free)
 
     def take(self, shape: tuple[int, ...], like: Tensor) -> Tensor:
         """An uninitialised tensor of ``shape`` with ``like``'s dtype and device: a cached buffer
-        of the same size when there is one, else a new one."""
+        of the same size that nothing else holds when there is one, else a new one."""
         numel = prod(shape)
-        if like.device.type == "cpu":
+        if like.device.type == "cpu" and numel * like.element_size() >= self.min_bytes:
             with self._lock:
-                for i, buf in enumerate(self._free):
-                    if buf.dtype == like.dtype and buf.numel() == numel and unshared(buf):
-                        del self._free[i]
+                bufs = self._free.get((like.dtype, numel), [])
+                for i, buf in enumerate(bufs):
+                    if unshared(buf):
+                        del bufs[i]
+                        self.nbytes -= numel * buf.element_size()
                         return buf.view(shape)
         return like.new_empty(shape)
 
@@ -86,19 +93,40 @@ class BufferCache:
         for tensor in tensors:
             if tensor is None or tensor.device.type != "cpu":
                 continue
-            flat = alias(tensor)
-            size = flat.numel() * flat.element_size()
+            size = tensor.numel() * tensor.element_size()
+            if not self.min_bytes <= size <= self.max_bytes:
+                continue
+            key = (tensor.dtype, tensor.numel())
             with self._lock:
-                if size > self.max_bytes:
+                bufs = self._free.setdefault(key, [])
+                self._free.move_to_end(key)
+                if len(bufs) >= self.per_size:
                     continue
-                self._free.append(flat)
-                while self.nbytes > self.max_bytes:
-                    self._free.pop(0)
+                bufs.append(alias(tensor))
+                self.nbytes += size
+                self._shrink(self.max_bytes)
+
+    def _shrink(self, limit: int) -> None:
+        """Drop buffers, least recently given sizes first, until at most ``limit`` bytes."""
+        while self.nbytes > limit and self._free:
+            key, bufs = next(iter(self._free.items()))
+            if not bufs:
+                del self._free[key]
+                continue
+            buf = bufs.pop(0)
+            self.nbytes -= buf.numel() * buf.element_size()
+
+    def set_limit(self, limit: int) -> None:
+        """Keep at most ``limit`` bytes from now on (0: no reuse)."""
+        with self._lock:
+            self.max_bytes = max(0, int(limit))
+            self._shrink(self.max_bytes)
 
     def clear(self) -> None:
         """Drop every cached buffer."""
         with self._lock:
             self._free.clear()
+            self.nbytes = 0
 
 
 CACHE = BufferCache()
@@ -111,7 +139,4 @@ def empty_cache() -> None:
 
 def set_cache_bytes(limit: int) -> None:
     """Keep at most ``limit`` bytes for reuse (0 turns reuse off)."""
-    CACHE.max_bytes = max(0, int(limit))
-    with CACHE._lock:
-        while CACHE._free and CACHE.nbytes > CACHE.max_bytes:
-            CACHE._free.pop(0)
+    CACHE.set_limit(limit)

@@ -211,6 +211,19 @@ def initial_state_grad(dhs: Tensor, valid: Tensor | None, reverse: bool) -> Tens
     return dh0
 
 
+def steps_by_batch(valid: Tensor | None) -> Tensor | None:
+    """(T, B, 1) validity as the (T, B) contiguous bool the compiled loops read."""
+    return None if valid is None else valid[..., 0].contiguous()
+
+
+def chunk_steps(steps: int, batch: int, width: int, like: Tensor) -> int:
+    """Steps per weight-gradient product in a compiled backward (its da buffer is (Tc, B,
+    width)): as many as fit :data:`CHUNK_BYTES`, but at least 1024 rows of B, so each product
+    stays large; at most T."""
+    fit = CHUNK_BYTES // (batch * width * like.element_size())
+    return min(steps, max(1, fit, -(-1024 // batch)))
+
+
 def chunks(steps: int, bytes_per_step: int, reverse: bool) -> Iterator[tuple[int, int]]:
     """[t0, t1) time windows of at most ``CHUNK_BYTES`` of temporaries, in backward order."""
     size = max(1, min(steps, CHUNK_BYTES // max(1, bytes_per_step)))

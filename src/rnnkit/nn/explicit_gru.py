@@ -51,11 +51,11 @@ from torch.autograd.function import once_differentiable
 
 from rnnkit.nn import native
 from rnnkit.nn.buffer_cache import CACHE
-from rnnkit.nn.explicit_common import (CHUNK_BYTES, RecurrentProduct, chunks, final_state,
+from rnnkit.nn.explicit_common import (RecurrentProduct, chunk_steps, chunks, final_state,
                                        finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
-                                       previous_view, state_grads, time_order, under_autocast,
-                                       valid_steps)
+                                       previous_view, state_grads, steps_by_batch, time_order,
+                                       under_autocast, valid_steps)
 
 
 class ExplicitGRU(torch.autograd.Function):
@@ -81,6 +81,7 @@ class ExplicitGRU(torch.autograd.Function):
             product = RecurrentProduct(w_hh, B)          # a_t = h_{t-1} @ W_hh^T
             loops = compiled_loops(xp, h0, w_hh, b_hh, mask)
             if loops is not None:
+                mask = mask.contiguous() if mask is not None else None
                 gates, cand = CACHE.take((T, B, 3 * H), xp), CACHE.take((T, B, H), xp)
                 y = xp.new_empty(B, T, H)
                 loops.forward(xp.contiguous(), step_bias(b_ih, b_hh, xp), y, gates, cand, hs,
@@ -112,7 +113,7 @@ class ExplicitGRU(torch.autograd.Function):
         product = RecurrentProduct(w_hh.t(), B)          # g_{t-1} += m * (da_t @ W_hh)
         loops = compiled_loops(gates, w_hh, dy, dh_n, mask)
         if loops is not None:
-            da = CACHE.take((chunk_steps(T, B, H, gates), B, 3 * H), gates)
+            da = CACHE.take((chunk_steps(T, B, 3 * H, gates), B, 3 * H), gates)
             dh0, sums = loops.backward(gates, cand, hs, dy.contiguous(), dh_n.contiguous(), dxp,
                                        dw, product.weight, product.packed, mask, us,
                                        steps_by_batch(valid), reverse, da)
@@ -133,13 +134,6 @@ def compiled_loops(*tensors: Tensor | None):
     """The compiled loops (:mod:`rnnkit.nn.native`) when they are on, built, and take these
     tensors; else None (the Python loops below run)."""
     return native.gru_loops() if native.supports(*tensors) and native.enabled() else None
-
-
-def chunk_steps(T: int, B: int, H: int, gates: Tensor) -> int:
-    """Steps per weight-gradient product in the compiled backward: as many as fit
-    :data:`~rnnkit.nn.explicit_common.CHUNK_BYTES` of da (B, 3H) per step, but at least 1024
-    rows of B, so each product stays large; at most T."""
-    return min(T, max(1, CHUNK_BYTES // (3 * B * H * gates.element_size()), -(-1024 // B)))
 
 
 def step_bias(b_ih: Tensor | None, b_hh: Tensor | None, like: Tensor) -> Tensor:
@@ -165,11 +159,6 @@ def _prefill(xp: Tensor, b_hh: Tensor | None, b_ih: Tensor | None) -> tuple[Tens
     cand = CACHE.take((T, B, H), xp)                     # x^n, then n
     torch.add(xp[..., 2 * H:].transpose(0, 1), bias[3 * H:], out=cand)
     return gates, cand
-
-
-def steps_by_batch(valid: Tensor | None) -> Tensor | None:
-    """(T, B, 1) validity as the (T, B) contiguous bool the compiled loops read."""
-    return None if valid is None else valid[..., 0].contiguous()
 
 
 def _forward_loop(gates: Tensor, cand: Tensor, hs: Tensor, h0: Tensor,

@@ -1,13 +1,15 @@
 """rnnkit's compiled time loops: built on first use, optional, with the Python loops as fallback.
 
-The explicit-BPTT GRU (:mod:`rnnkit.nn.explicit_gru`) runs its forward and backward time loops
-either in Python, one torch op at a time, or in ``csrc/gru_loops.cpp``, which fuses each step's
-elementwise work into one vectorised pass split over the batch (docs/benchmarks.md has what that
-gains). The C++ file is compiled with ``torch.utils.cpp_extension.load`` the first time it is
-needed (a C++ compiler and ``ninja`` are required: ``pip install ninja``; about a minute, once per
-machine, cached under torch's extension directory) for this machine's vector width as torch
-reports it (AVX-512, AVX2 or plain). Where it cannot be built, rnnkit says so once on stderr and
-runs the Python loops, which compute the same numbers.
+The explicit-BPTT GRU and LSTM (:mod:`rnnkit.nn.explicit_gru`, :mod:`rnnkit.nn.explicit_lstm`,
+the latter with layer norm and recurrent dropout) run their forward and backward time loops
+either in Python, one torch op at a time, or in ``csrc/gru_loops.cpp`` / ``csrc/lstm_loops.cpp``,
+which fuse each step's elementwise work (and the layer norms) into one vectorised pass split over
+the batch (docs/benchmarks.md has what that gains). Each file is compiled with
+``torch.utils.cpp_extension.load`` the first time it is needed (a C++ compiler and ``ninja`` are
+required: ``pip install ninja``; about 30 s per file, once per machine, cached under torch's
+extension directory) for this machine's vector width as torch reports it (AVX-512, AVX2 or
+plain). Where one cannot be built, rnnkit says so once on stderr and runs the Python loops, which
+compute the same numbers.
 
 ``RNNKIT_NATIVE=0`` in the environment, or :func:`set_enabled(False) <set_enabled>`, turns the
 compiled loops off; :func:`main` (``make setup`` runs it) builds them ahead of time and reports.
@@ -23,7 +25,9 @@ from types import ModuleType
 
 import torch
 
-SOURCE = Path(__file__).with_name("csrc") / "gru_loops.cpp"
+SOURCES = {kind: Path(__file__).with_name("csrc") / f"{kind}_loops.cpp"
+           for kind in ("gru", "lstm")}
+COMMON = Path(__file__).with_name("csrc") / "loops_common.h"     # included by both
 
 _FLAGS = {
     "AVX512": ["-DCPU_CAPABILITY=AVX512", "-DCPU_CAPABILITY_AVX512", "-mavx512f", "-mavx512bw",
@@ -31,7 +35,7 @@ _FLAGS = {
     "AVX2": ["-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2", "-mavx2", "-mfma", "-mf16c"],
 }
 
-_state: dict[str, object] = {"module": None, "tried": False, "error": None, "enabled": None}
+_state: dict[str, object] = {"enabled": None}     # + per kind: module, tried, error
 
 
 def capability() -> str:
@@ -58,14 +62,15 @@ def set_enabled(flag: bool | None) -> None:
     _state["enabled"] = flag
 
 
-def _build_name() -> str:
+def _build_name(kind: str) -> str:
     """An extension name unique to the source, flags, torch and Python, so a changed file or a
     different machine never loads a stale build."""
     key = hashlib.sha256()
-    key.update(SOURCE.read_bytes())
+    key.update(SOURCES[kind].read_bytes())
+    key.update(COMMON.read_bytes())
     key.update(" ".join(compile_flags()).encode())
     key.update(f"{torch.__version__} {sys.version_info[:2]}".encode())
-    return f"rnnkit_gru_loops_{key.hexdigest()[:16]}"
+    return f"rnnkit_{kind}_loops_{key.hexdigest()[:16]}"
 
 
 def _ninja_on_path() -> None:
@@ -76,42 +81,64 @@ def _ninja_on_path() -> None:
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
 
 
-def is_built() -> bool:
+def is_built(kind: str = "gru") -> bool:
     """Whether this machine already has a build of the current source and flags."""
     from torch.utils import cpp_extension
 
-    name = _build_name()
+    name = _build_name(kind)
     root = Path(cpp_extension.get_default_build_root())
     return any(root.glob(f"*/{name}/{name}*.so")) or any(root.glob(f"{name}/{name}*.so"))
 
 
-def build(*, verbose: bool = False) -> ModuleType:
-    """Compile (or load the cached build of) the GRU loops; raises on failure."""
+def build(kind: str = "gru", *, verbose: bool = False) -> ModuleType:
+    """Compile (or load the cached build of) one kind's loops; raises on failure."""
     from torch.utils import cpp_extension
 
     _ninja_on_path()
-    if not is_built():
-        print("rnnkit: compiling the GRU time loops for this machine (once, about 30 s)",
-              file=sys.stderr, flush=True)
-    return cpp_extension.load(name=_build_name(), sources=[str(SOURCE)],
+    if not is_built(kind):
+        print(f"rnnkit: compiling the {kind.upper()} time loops for this machine "
+              "(once, about 30 s)", file=sys.stderr, flush=True)
+    return cpp_extension.load(name=_build_name(kind), sources=[str(SOURCES[kind])],
                               extra_cflags=compile_flags(), extra_ldflags=["-fopenmp"],
                               verbose=verbose)
 
 
-def gru_loops() -> ModuleType | None:
-    """The compiled GRU loops, or None when turned off or unavailable (said once on stderr)."""
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def loops(kind: str) -> ModuleType | None:
+    """One kind's compiled loops, or None when turned off or unavailable (said once on
+    stderr)."""
     if not enabled():
         return None
-    if not _state["tried"]:
-        _state["tried"] = True
+    state = _state.setdefault(kind, {"module": None, "tried": False, "error": None})
+    if not state["tried"]:
+        state["tried"] = True
         try:
-            _state["module"] = build()
+            state["module"] = build(kind)
         except Exception as error:  # noqa: BLE001 - any build failure means: use Python loops
-            reason = str(error).strip().splitlines()
-            _state["error"] = reason[0] if reason else type(error).__name__
-            print(f"rnnkit: compiled GRU loops unavailable ({_state['error']}); "
+            state["error"] = _first_line(error)
+            print(f"rnnkit: compiled {kind.upper()} loops unavailable ({state['error']}); "
                   "using the Python loops (same results, slower)", file=sys.stderr)
-    return _state["module"]  # type: ignore[return-value]
+    return state["module"]
+
+
+def gru_loops() -> ModuleType | None:
+    """The compiled GRU loops (:func:`loops`)."""
+    return loops("gru")
+
+
+def lstm_loops() -> ModuleType | None:
+    """The compiled LSTM loops (:func:`loops`)."""
+    return loops("lstm")
+
+
+def error(kind: str) -> str | None:
+    """Why one kind's loops are unavailable, once tried; None if they are (or not tried)."""
+    state = _state.get(kind)
+    return state["error"] if isinstance(state, dict) else None
 
 
 def supports(*tensors: torch.Tensor | None) -> bool:
@@ -121,13 +148,16 @@ def supports(*tensors: torch.Tensor | None) -> bool:
 
 
 def main() -> int:
-    """Build now and say where, or why not (exit status 1: rnnkit will use the Python loops)."""
-    try:
-        module = build(verbose=False)
-    except Exception as error:  # noqa: BLE001
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        print(f"rnnkit: could not build the compiled GRU loops ({reason}); rnnkit will use "
-              "the Python loops", file=sys.stderr)
-        return 1
-    print(f"rnnkit: compiled GRU loops ready ({capability()}): {module.__file__}")
-    return 0
+    """Build every kind now and say where, or why not (exit status 1: rnnkit will use the
+    Python loops for what failed)."""
+    status = 0
+    for kind in SOURCES:
+        try:
+            module = build(kind)
+        except Exception as error:  # noqa: BLE001
+            print(f"rnnkit: could not build the compiled {kind.upper()} loops "
+                  f"({_first_line(error)}); rnnkit will use the Python loops", file=sys.stderr)
+            status = 1
+            continue
+        print(f"rnnkit: compiled {kind.upper()} loops ready ({capability()}): {module.__file__}")
+    return status

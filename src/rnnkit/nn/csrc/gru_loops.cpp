@@ -14,50 +14,11 @@
 // cand (T, B, H) = n; hs (T+1, B, H) the state buffer (explicit_common.py: h0 in slot 0, or in
 // slot T reversed); us (T, B, H) = m * h_{t-1} under variational dropout (mask m (B, H) on
 // h_{t-1} where it enters W_hh). valid (T, B) bool marks real steps (right-padded lengths).
-#include <torch/extension.h>
-
-#include <ATen/Parallel.h>
-#include <ATen/core/dispatch/Dispatcher.h>
-#include <ATen/core/stack.h>
-#include <ATen/cpu/vec/vec.h>
-
-#include <algorithm>
-#include <optional>
+#include "loops_common.h"
 
 namespace {
 
-using at::Tensor;
-
-// h (B, cols) @ W^T (cols -> rows), with W given as Python's RecurrentProduct holds it: packed
-// by oneDNN (mkldnn::_linear_pointwise) or as W^T (cols, rows) for mm.
-struct Product {
-  Tensor weight;
-  bool packed;
-
-  // h @ W^T: written into `out` by addmm's kernel, or a new tensor from oneDNN's packed linear.
-  Tensor into(Tensor& out, const Tensor& h) const {
-    if (!packed) return at::mm_out(out, h, weight);
-    static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow(
-        "mkldnn::_linear_pointwise", "");
-    torch::jit::Stack stack;
-    torch::jit::push(stack, h, weight, c10::IValue(), std::string("none"),
-                     std::vector<std::optional<c10::Scalar>>(), std::string(""));
-    op.callBoxed(&stack);
-    return stack.back().toTensor();
-  }
-};
-
-template <typename T>
-inline at::vec::Vectorized<T> sigmoid(const at::vec::Vectorized<T>& x) {
-  using V = at::vec::Vectorized<T>;
-  const V one(T(1));
-  return one / (one + x.neg().exp());
-}
-
-// Rows whose tile is at least this many elements are split across threads.
-constexpr int64_t kGrain = 4096;
-
-inline int64_t row_grain(int64_t width) { return std::max<int64_t>(1, kGrain / width); }
+using namespace rnnkit;
 
 // One forward step's elementwise work, rows [b0, b1), from x = x_t W_ih^T (3H per row) and
 // p = h_prev W_hh^T (B, 3H), with bias = [b_ih^r + b_hh^r, b_ih^z + b_hh^z, b_hh^n, b_ih^n]:
@@ -107,15 +68,15 @@ void forward_rows(const T* xp, int64_t xp_stride, const T* p, const T* bias, con
 }
 
 // One backward step's elementwise work, rows [b0, b1). The gradient w.r.t. h_t is
-//   g = dy_t + carry + m * p,   p = da_{t+1} W_hh (the previous step's product), carry = g_{t+1} z_{t+1}
-// (m = 1 without variational dropout); then
+//   g = dy_t + carry + m * p,  p = da_{t+1} W_hh (the previous step's product),
+//   carry = g_{t+1} z_{t+1} (m = 1 without variational dropout); then
 //   c^n = g (1 - z)(1 - n^2) = dx^n,  da^n = c^n r,  da^r = dx^r = c^n a^n r (1 - r),
 //   da^z = dx^z = g (h_prev - n) z (1 - z),  carry = g z.
 // da goes to the chunk buffer (the next product's and the weight gradient's operand),
 // [da^r, da^z, dx^n] to dxp (B, T, 3H), and [dx, da^n] is added to this thread's row of sums
-// (the bias gradients: db_ih = sum dx, db_hh = [sum dx^r, sum dx^z, sum da^n]). A padded step contributes nothing: forward in time the
-// carry restarts at dh_n (the sequence's last real step is next), reversed the gradient that
-// reaches the h0 copy is passed on to h0.
+// (the bias gradients: db_ih = sum dx, db_hh = [sum dx^r, sum dx^z, sum da^n]). A padded step
+// contributes nothing: forward in time the carry restarts at dh_n (the sequence's last real step
+// is next), reversed the gradient that reaches the h0 copy is passed on to h0.
 template <typename T>
 void backward_rows(const T* gates, const T* cand, const T* prev, const T* dy, int64_t dy_stride,
                    const T* p, const T* mask, const T* dh_n, T* carry, T* da, T* dxp,
@@ -170,10 +131,6 @@ void backward_rows(const T* gates, const T* cand, const T* prev, const T* dy, in
   }
 }
 
-const bool* valid_row(const std::optional<Tensor>& valid, int64_t t) {
-  return valid.has_value() ? valid->data_ptr<bool>() + t * valid->size(1) : nullptr;
-}
-
 // The forward loop over all T steps (explicit_gru.ExplicitGRU.forward): xp (B, T, 3H)
 // contiguous, bias (4H,) as forward_rows reads it; y (B, T, H) written; gates, cand, hs (and us)
 // filled for the backward.
@@ -188,14 +145,7 @@ void forward(Tensor xp, Tensor bias, Tensor y, Tensor gates, Tensor cand, Tensor
     const int64_t t = reverse ? T - 1 - s : s;
     const int64_t read = reverse ? t + 1 : t, write = reverse ? t : t + 1;
     const Tensor prev = hs[read];
-    Tensor p;
-    if (mask.has_value()) {
-      Tensor u = (*us)[t];
-      at::mul_out(u, prev, *mask);
-      p = product.into(buffer, u);
-    } else {
-      p = product.into(buffer, prev);
-    }
+    const Tensor p = step_product(product, buffer, prev, mask, us, t);
     const bool* valid_t = valid_row(valid, t);
     AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_gru_forward", [&] {
       const scalar_t* x = xp.data_ptr<scalar_t>() + t * 3 * H;
@@ -220,9 +170,10 @@ void forward(Tensor xp, Tensor bias, Tensor y, Tensor gates, Tensor cand, Tensor
 // sums = [db_ih (3H), db_hh^n (H)] (db_hh^r, db_hh^z equal db_ih's). weight is
 // W_hh as RecurrentProduct(W_hh^T) holds it. da (Tc, B, 3H) is scratch: Tc steps of da per
 // weight-gradient product.
-std::vector<Tensor> backward(Tensor gates, Tensor cand, Tensor hs, Tensor dy, Tensor dh_n, Tensor dxp,
-                Tensor dw, Tensor weight, bool packed, std::optional<Tensor> mask,
-                std::optional<Tensor> us, std::optional<Tensor> valid, bool reverse, Tensor da) {
+std::vector<Tensor> backward(Tensor gates, Tensor cand, Tensor hs, Tensor dy, Tensor dh_n,
+                             Tensor dxp, Tensor dw, Tensor weight, bool packed,
+                             std::optional<Tensor> mask, std::optional<Tensor> us,
+                             std::optional<Tensor> valid, bool reverse, Tensor da) {
   const int64_t T = gates.size(0), B = gates.size(1), H = cand.size(2);
   const Product product{weight, packed};
   const int64_t chunk = da.size(0);
@@ -232,47 +183,30 @@ std::vector<Tensor> backward(Tensor gates, Tensor cand, Tensor hs, Tensor dy, Te
   Tensor p = gates.new_zeros({B, H});                 // da_{t+1} W_hh, none before the first step
   Tensor sums = gates.new_zeros({at::get_num_threads(), 4 * H});      // per thread
   const int64_t read_off = reverse ? 1 : 0;
-  // Time windows [t0, t1) in backward order: descending forward in time, ascending reversed.
-  const int64_t windows = (T + chunk - 1) / chunk;
-  for (int64_t w = 0; w < windows; ++w) {
-    const int64_t t0 = (reverse ? w : windows - 1 - w) * chunk;
-    const int64_t t1 = std::min(t0 + chunk, T);
-    for (int64_t s = 0; s < t1 - t0; ++s) {
-      const int64_t i = reverse ? s : t1 - t0 - 1 - s;
-      const int64_t t = t0 + i;
-      Tensor da_t = da[i];
-      const bool* valid_t = valid_row(valid, t);
-      AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_gru_backward", [&] {
-        const scalar_t* s_p = gates.data_ptr<scalar_t>() + t * B * 3 * H;
-        const scalar_t* n_p = cand.data_ptr<scalar_t>() + t * B * H;
-        const scalar_t* hp = hs.data_ptr<scalar_t>() + (t + read_off) * B * H;
-        const scalar_t* dyp = dy.data_ptr<scalar_t>() + t * H;
-        const scalar_t* pp = p.data_ptr<scalar_t>();
-        const scalar_t* mp = mask.has_value() ? mask->data_ptr<scalar_t>() : nullptr;
-        const scalar_t* dhp = dh_n.data_ptr<scalar_t>();
-        scalar_t* cz = carry.data_ptr<scalar_t>();
-        scalar_t* a = da_t.data_ptr<scalar_t>();
-        scalar_t* dx = dxp.data_ptr<scalar_t>() + t * 3 * H;
-        scalar_t* sp = sums.data_ptr<scalar_t>();
-        at::parallel_for(0, B, row_grain(3 * H), [&](int64_t b0, int64_t b1) {
-          backward_rows<scalar_t>(s_p, n_p, hp, dyp, T * H, pp, mp, dhp, cz, a, dx, T * 3 * H,
-                                  sp + at::get_thread_num() * 4 * H, valid_t, reverse, H, b0,
-                                  b1);
-        });
+  backward_steps(T, chunk, reverse, [&](int64_t i, int64_t t) {
+    Tensor da_t = da[i];
+    const bool* valid_t = valid_row(valid, t);
+    AT_DISPATCH_FLOATING_TYPES(gates.scalar_type(), "rnnkit_gru_backward", [&] {
+      const scalar_t* s_p = gates.data_ptr<scalar_t>() + t * B * 3 * H;
+      const scalar_t* n_p = cand.data_ptr<scalar_t>() + t * B * H;
+      const scalar_t* hp = hs.data_ptr<scalar_t>() + (t + read_off) * B * H;
+      const scalar_t* dyp = dy.data_ptr<scalar_t>() + t * H;
+      const scalar_t* pp = p.data_ptr<scalar_t>();
+      const scalar_t* mp = mask.has_value() ? mask->data_ptr<scalar_t>() : nullptr;
+      const scalar_t* dhp = dh_n.data_ptr<scalar_t>();
+      scalar_t* cz = carry.data_ptr<scalar_t>();
+      scalar_t* a = da_t.data_ptr<scalar_t>();
+      scalar_t* dx = dxp.data_ptr<scalar_t>() + t * 3 * H;
+      scalar_t* sp = sums.data_ptr<scalar_t>();
+      at::parallel_for(0, B, row_grain(3 * H), [&](int64_t b0, int64_t b1) {
+        backward_rows<scalar_t>(s_p, n_p, hp, dyp, T * H, pp, mp, dhp, cz, a, dx, T * 3 * H,
+                                sp + at::get_thread_num() * 4 * H, valid_t, reverse, H, b0,
+                                b1);
       });
-      p = product.into(buffer, da_t);
-    }
-    const Tensor da_w = da.narrow(0, 0, t1 - t0).view({-1, 3 * H});      // (Tc*B, 3H)
-    const Tensor u = mask.has_value() ? us->narrow(0, t0, t1 - t0)
-                                      : hs.narrow(0, t0 + read_off, t1 - t0);
-    dw.addmm_(da_w.t(), u.reshape({-1, H}));                            // (3H, Tc*B) @ (Tc*B, H)
-  }
-  if (mask.has_value()) {
-    carry.addcmul_(p, *mask);                                       // dh0 = g_{-1}
-  } else {
-    carry.add_(p);
-  }
-  return {carry, sums.sum(0)};
+    });
+    p = product.into(buffer, da_t);
+  }, [&](int64_t t0, int64_t t1) { add_weight_grad(dw, da, t0, t1, hs, us, read_off); });
+  return {add_last_product(carry, p, mask), sums.sum(0)};     // dh0 = g_{-1}
 }
 
 }  // namespace
