@@ -8,11 +8,12 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
+# After the install, two optional steps: ninja, and rnnkit's compiled time loops built once for
+# this machine; without them rnnkit runs its Python loops (same results, slower), so a failure
+# there does not stop the setup (the leading '-').
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
-	# Optional: ninja, and the compiled GRU loops built once; without them rnnkit runs its
-	# Python loops (same results, slower), so a failure here does not stop the setup.
 	-$(BIN)/pip install -q -c constraints.txt ninja
 	-$(BIN)/python -c 'import rnnkit.nn.native as n; raise SystemExit(n.main())'
 	touch $(STAMP)
