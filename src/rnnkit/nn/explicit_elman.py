@@ -33,6 +33,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnkit.errors import RnnkitError
+from rnnkit.nn.buffer_cache import CACHE
 from rnnkit.nn.explicit_common import (RecurrentProduct, chunks, finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
                                        outputs_view, previous_view, state_grads, time_order,
@@ -58,21 +59,22 @@ class ExplicitElman(torch.autograd.Function):
     @staticmethod
     def forward(ctx, xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
                 lengths: Tensor | None, reverse: bool, nonlinearity: str,
-                mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+                mask: Tensor | None = None, b_ih: Tensor | None = None) -> tuple[Tensor, Tensor]:
         B, T, _ = xp.shape
         phi_, _ = ACTIVATIONS[nonlinearity]
         valid = valid_steps(lengths, T)                  # (T, B, 1) or None
         with torch.no_grad():
-            hs = new_state_buffer(xp, h0, reverse)       # (T+1, B, H)
-            pre = outputs_view(hs, reverse)              # (T, B, H): x_t + b_hh
-            if b_hh is None:
+            hs = new_state_buffer(xp, h0, reverse, CACHE.take)    # (T+1, B, H)
+            pre = outputs_view(hs, reverse)              # (T, B, H): x_t + b_ih + b_hh
+            bias = [b for b in (b_ih, b_hh) if b is not None]
+            if not bias:
                 pre.copy_(xp.transpose(0, 1))
             else:
-                torch.add(xp.transpose(0, 1), b_hh, out=pre)
+                torch.add(xp.transpose(0, 1), sum(bias[1:], bias[0]), out=pre)
 
             product = RecurrentProduct(w_hh, B)          # h_t += h_{t-1} @ W_hh^T
             h = hs.unbind(0)
-            us = xp.new_empty(T, B, h0.shape[1]) if mask is not None else None   # m h_{t-1}
+            us = CACHE.take((T, B, h0.shape[1]), xp) if mask is not None else None  # m h_{t-1}
             u = us.unbind(0) if mask is not None else None
             masks = valid.unbind(0) if valid is not None and reverse else None
             read, write = offsets(reverse)
@@ -83,8 +85,11 @@ class ExplicitElman(torch.autograd.Function):
                     torch.where(masks[t], h[t + write], h0, out=h[t + write])
             y, h_n = finish_forward(hs, lengths, valid, reverse)
 
+        if not any(ctx.needs_input_grad):                # no backward will read them
+            CACHE.give(hs, us)
         ctx.save_for_backward(hs, w_hh, lengths, mask, us)
         ctx.reverse, ctx.has_bias, ctx.nonlinearity = reverse, b_hh is not None, nonlinearity
+        ctx.has_input_bias = b_ih is not None
         return y, h_n
 
     @staticmethod
@@ -96,7 +101,7 @@ class ExplicitElman(torch.autograd.Function):
         T, B, H = dy.shape[1], dy.shape[0], hs.shape[2]
         valid = valid_steps(lengths, T)
         dhs = state_grads(dy, dh_n, lengths, valid, reverse)      # (T+1, B, H)
-        dxp = dy.new_empty(B, T, H)
+        dxp = CACHE.take((B, T, H), dy)                  # project() gives it back
         dw = w_hh.new_zeros(w_hh.shape)                  # (H, H)
         db = w_hh.new_zeros(H)
         out_all, prev_all = outputs_view(hs, reverse), previous_view(hs, reverse)
@@ -120,17 +125,22 @@ class ExplicitElman(torch.autograd.Function):
             dxp[:, t0:t1] = da.transpose(0, 1)
 
         dh0 = initial_state_grad(dhs, valid, reverse)
-        return dxp, dh0, dw, (db if ctx.has_bias else None), None, None, None, None
+        CACHE.give(hs, us)
+        return (dxp, dh0, dw, (db if ctx.has_bias else None), None, None, None, None,
+                (db if ctx.has_input_bias else None))        # b_ih and b_hh: the same sum
 
 
 def explicit_elman(xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None, *,
                    lengths: Tensor | None = None, reverse: bool = False,
-                   nonlinearity: str = "tanh", recurrent_mask: Tensor | None = None
-                   ) -> tuple[Tensor, Tensor]:
-    """Run :class:`ExplicitElman`: xp (B, T, H), h0 (B, H) -> (y (B, T, H), h_n (B, H))."""
+                   nonlinearity: str = "tanh", recurrent_mask: Tensor | None = None,
+                   b_ih: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Run :class:`ExplicitElman`: xp (B, T, H), h0 (B, H) -> (y (B, T, H), h_n (B, H)).
+
+    xp is x W_ih^T, with b_ih already added, or given here as ``b_ih`` (added with b_hh inside
+    the Function, which saves a pass over xp)."""
     if nonlinearity not in ACTIVATIONS:
         raise RnnkitError(f"nonlinearity must be 'tanh' or 'relu', not {nonlinearity!r}")
     if lengths is not None:
         lengths = lengths.to(device=xp.device, dtype=torch.long)
     return under_autocast(ExplicitElman.apply, xp, h0, w_hh, b_hh, lengths, reverse,
-                          nonlinearity, recurrent_mask)
+                          nonlinearity, recurrent_mask, b_ih)

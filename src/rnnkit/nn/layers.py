@@ -106,9 +106,9 @@ def explicit_scan(cell: RecurrentCell, x: Tensor, state: State, *,
         ln = ((cell.gain_hh, cell.gain_c, cell.bias_c) if isinstance(cell, LayerNormLSTMCell)
               else None)
         return explicit_lstm(xp, state, cell.w_hh, b_hh=cell.b_hh, layer_norm=ln, **kwargs)
-    if isinstance(cell, ElmanCell):
-        return explicit_elman(xp, state, cell.w_hh, cell.b_hh,
-                              nonlinearity=cell.nonlinearity, **kwargs)
+    if isinstance(cell, ElmanCell):                      # b_ih is added inside the Function
+        return explicit_elman(project(x, cell.w_ih), state, cell.w_hh, cell.b_hh,
+                              nonlinearity=cell.nonlinearity, b_ih=cell.b_ih, **kwargs)
     raise RnnkitError(f"the explicit path has no {type(cell).__name__}")
 
 

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.nn.cell import RecurrentCell
+from rnnkit.nn.projection import project
 
 LN_EPS = 1e-5      # epsilon of every layer normalisation (torch's default)
 
@@ -74,7 +75,7 @@ class LayerNormLSTMCell(RecurrentCell):
 
     def project_input(self, x: Tensor) -> Tensor:
         """LN(x @ w_ih.T; gain_ih, b_ih): (..., I) -> (..., 4H), all timesteps at once."""
-        return F.layer_norm(F.linear(x, self.w_ih), (4 * self.hidden_size,), self.gain_ih,
+        return F.layer_norm(project(x, self.w_ih), (4 * self.hidden_size,), self.gain_ih,
                             self.b_ih, LN_EPS)
 
     def project_hidden(self, h: Tensor, recurrent_mask: Tensor | None = None) -> Tensor:
