@@ -12,9 +12,10 @@ sequence's last real step, and the reversed direction starts at each sequence's 
 Three paths compute the same numbers: ``"fused"`` runs PyTorch's multi-layer kernel
 (:mod:`rnnkit.nn.fused`) on these parameters; ``"explicit"`` runs each layer and direction as one
 autograd node with a hand-written backward (:mod:`rnnkit.nn.explicit_lstm`,
-:mod:`rnnkit.nn.explicit_gru`, :mod:`rnnkit.nn.explicit_elman`); ``"loop"`` runs each cell's
-``step`` over time (:mod:`rnnkit.nn.recurrence`), the reference. ``"auto"`` picks the fastest
-measured for the cell and device (:func:`auto_path`).
+:mod:`rnnkit.nn.explicit_gru`, :mod:`rnnkit.nn.explicit_elman`; the GRU and LSTM time loops run
+compiled where :mod:`rnnkit.nn.native` could build them, in Python otherwise); ``"loop"`` runs
+each cell's ``step`` over time (:mod:`rnnkit.nn.recurrence`), the reference. ``"auto"`` picks the
+fastest measured for the cell and device (:func:`auto_path`).
 
 ``layer_norm`` (LSTM, :mod:`rnnkit.nn.ln_lstm`) and ``recurrent_dropout`` (variational dropout:
 one (B, H) mask per layer, direction and batch, drawn at each training forward, on h_{t-1} where
@@ -101,14 +102,14 @@ def explicit_scan(cell: RecurrentCell, x: Tensor, state: State, *,
     if isinstance(cell, GRUCell):                        # b_ih is added inside the loop
         return explicit_gru(project(x, cell.w_ih), state, cell.w_hh, cell.b_hh,
                             b_ih=cell.b_ih, **kwargs)
-    xp = cell.project_input(x)                           # (B, T, G*H)
-    if isinstance(cell, (LSTMCell, LayerNormLSTMCell)):
-        ln = ((cell.gain_hh, cell.gain_c, cell.bias_c) if isinstance(cell, LayerNormLSTMCell)
-              else None)
-        return explicit_lstm(xp, state, cell.w_hh, b_hh=cell.b_hh, layer_norm=ln, **kwargs)
     if isinstance(cell, ElmanCell):                      # b_ih is added inside the Function
         return explicit_elman(project(x, cell.w_ih), state, cell.w_hh, cell.b_hh,
                               nonlinearity=cell.nonlinearity, b_ih=cell.b_ih, **kwargs)
+    if isinstance(cell, (LSTMCell, LayerNormLSTMCell)):
+        ln = ((cell.gain_hh, cell.gain_c, cell.bias_c) if isinstance(cell, LayerNormLSTMCell)
+              else None)
+        return explicit_lstm(cell.project_input(x), state, cell.w_hh, b_hh=cell.b_hh,
+                             layer_norm=ln, **kwargs)
     raise RnnkitError(f"the explicit path has no {type(cell).__name__}")
 
 
