@@ -68,20 +68,17 @@ def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True,
     - CUDA, any cell: ``"fused"``: cuDNN runs a whole layer's recurrence in one kernel.
     - GRU and Elman RNN on CPU, training: ``"explicit"``. On CPU ``torch.nn.GRU``/``RNN`` run an
       unfused step loop under autograd (about 10 graph nodes and one weight-gradient product per
-      step); the explicit Functions record one node per layer and direction. Measured with
-      benchmarks/speed.py on this project's machine (2-core AMD EPYC, torch 2.13, medians of
-      paired ratios, training = forward + backward; docs/benchmarks.md), throughput over
-      ``torch.nn``'s at B8/T64/I32/H64, B32/T128/I64/H256, B16/T1024/I64/H128 and
-      B64/T256/I128/H512 x2: GRU 3.5, 1.06, 1.37, 1.17 (one thread; 3.1, 1.2, 2.1 with two),
-      Elman (tanh) 1.9, 1.04, 1.5, 1.12 (2.0, 1.3, 2.0 with two). The gain is the per-step
-      overhead; where the recurrent products dominate (large B x H) both sit near the
-      matrix-product peak and the gain shrinks, but it never measured a loss beyond noise.
-    - Inference on CPU (no grad): ``"explicit"`` for Elman (0.9-1.2x ``torch.nn.RNN``: parity);
-      for GRU ``"explicit"`` when its compiled loops are built (:mod:`rnnkit.nn.native`:
-      1.08-1.75x ``torch.nn.GRU``), else ``"fused"`` (the Python loop's forward measured
-      0.91-0.96x: its four elementwise ops per step are dispatched from the interpreter).
-    With the compiled GRU loops, GRU training measured 1.4-4x ``torch.nn.GRU`` at the four
-    configs above (docs/benchmarks.md).
+      step); the explicit Functions record one node per layer and direction, and the GRU's time
+      loops run compiled (:mod:`rnnkit.nn.native`). Measured with ``rnnkit bench`` on this
+      project's machine (2-core AMD EPYC, torch 2.13, 2 threads, medians of paired ratios,
+      training = forward + backward; docs/benchmarks.md), throughput over ``torch.nn``'s at
+      B8/T64/I32/H64, B32/T128/I64/H256, B16/T1024/I64/H128 and B64/T256/I128/H512 x2:
+      GRU 3.54, 1.57, 3.01, 1.81 (Python loops: 2.26, 1.26, 1.92, 1.14), Elman (tanh, Python
+      loops) 1.98, 1.25, 2.03, 1.07.
+    - Inference on CPU (no grad): ``"explicit"`` for Elman (1.00-1.17x ``torch.nn.RNN``); for
+      GRU ``"explicit"`` when its compiled loops are built (1.23-1.49x ``torch.nn.GRU``), else
+      ``"fused"`` (the Python loop's forward measured 0.91-0.96x: its four elementwise ops per
+      step are dispatched from the interpreter).
     """
     if needs_explicit:
         return "explicit"
