@@ -212,3 +212,14 @@ def test_inference_returns_its_buffers():
         explicit_gru(xp, h0, w_hh, b_hh)
     assert CACHE.nbytes > 0
     CACHE.clear()
+
+
+def test_is_built_looks_where_torch_builds(monkeypatch, tmp_path):
+    """TORCH_EXTENSIONS_DIR moves torch's build directory; the 'compiling, once' notice must
+    follow it (an empty directory has no build)."""
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    assert not native.is_built("gru")
+    name = native._build_name("gru")
+    (tmp_path / name).mkdir()
+    (tmp_path / name / f"{name}.so").write_bytes(b"")
+    assert native.is_built("gru")

@@ -86,7 +86,7 @@ def is_built(kind: str = "gru") -> bool:
     from torch.utils import cpp_extension
 
     name = _build_name(kind)
-    root = Path(cpp_extension.get_default_build_root())
+    root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root())
     return any(root.glob(f"*/{name}/{name}*.so")) or any(root.glob(f"{name}/{name}*.so"))
 
 
