@@ -34,6 +34,12 @@ Every right-hand side is g_t times a coefficient known before the loop, so the l
 ``g_{t-1} += E^{rzn}_t W_hh``; dW_hh is ONE (3H, B*T) @ (B*T, H) product (one per chunk of time
 when the coefficients would not fit in :data:`~rnnkit.nn.explicit_common.CHUNK_BYTES`).
 
+**Two implementations of the loops, one layout.** ``csrc/gru_loops.cpp`` (built by
+:mod:`rnnkit.nn.native`) runs each step as its product plus one fused pass over the batch rows
+and is used whenever it is built and the tensors are CPU float32/float64; the Python loops below
+(:func:`_forward_loop`, :func:`_backward_loop`) are the fallback and the reference the tests tie
+it to. Both save the same buffers, taken from :data:`~rnnkit.nn.buffer_cache.CACHE`.
+
 >>> import torch
 >>> B, T, H = 2, 5, 4
 >>> xp, h0 = torch.randn(B, T, 3 * H), torch.zeros(B, H)

@@ -6,6 +6,9 @@ The design of :mod:`rnnkit.nn.explicit_gru`: ONE autograd node per layer and dir
 forward loop under no_grad into preallocated time-major buffers, the backward loop at eight ops
 per step (five without layer norm), everything that does not depend on the carried gradients
 computed for whole chunks of time around the loop, and dW_hh as one matrix product per chunk.
+The loops also run compiled (``csrc/lstm_loops.cpp``, driven by
+:mod:`rnnkit.nn.explicit_lstm_compiled`) whenever :mod:`rnnkit.nn.native` built them; the
+Python loops here are then the reference the tests tie them to.
 
 Forward, per step (gate order i, f, g, o; :mod:`rnnkit.nn.lstm`, :mod:`rnnkit.nn.ln_lstm`), with
 x_t = xp_t + b_hh, where xp = LN(x W_ih^T) + b_ih (or x W_ih^T + b_ih without layer norm) is
