@@ -166,7 +166,7 @@ def path_label(cell: str, path: str) -> str:
     compiled (:mod:`rnnkit.nn.native`) or in Python."""
     if cell != "gru" or path != "explicit":
         return path
-    return "explicit, compiled" if native.enabled() and native.gru_loops() else "explicit, Python"
+    return "explicit, compiled" if native.gru_loops() is not None else "explicit, Python"
 
 
 def compare(cell: str, config: BenchConfig, mine: nn.Module, reference: nn.Module,

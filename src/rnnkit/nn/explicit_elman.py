@@ -66,11 +66,11 @@ class ExplicitElman(torch.autograd.Function):
         with torch.no_grad():
             hs = new_state_buffer(xp, h0, reverse, CACHE.take)    # (T+1, B, H)
             pre = outputs_view(hs, reverse)              # (T, B, H): x_t + b_ih + b_hh
-            bias = [b for b in (b_ih, b_hh) if b is not None]
-            if not bias:
+            bias = b_hh if b_ih is None else (b_ih if b_hh is None else b_ih + b_hh)
+            if bias is None:
                 pre.copy_(xp.transpose(0, 1))
             else:
-                torch.add(xp.transpose(0, 1), sum(bias[1:], bias[0]), out=pre)
+                torch.add(xp.transpose(0, 1), bias, out=pre)
 
             product = RecurrentProduct(w_hh, B)          # h_t += h_{t-1} @ W_hh^T
             h = hs.unbind(0)

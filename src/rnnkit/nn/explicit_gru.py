@@ -85,7 +85,7 @@ class ExplicitGRU(torch.autograd.Function):
             hs = new_state_buffer(xp, h0, reverse, CACHE.take)    # (T+1, B, H)
             us = CACHE.take((T, B, H), xp) if mask is not None else None   # m * h_{t-1}
             product = RecurrentProduct(w_hh, B)          # a_t = h_{t-1} @ W_hh^T
-            loops = compiled_loops(xp, h0, w_hh, b_hh, mask)
+            loops = native.loops_for("gru", xp, h0, w_hh, b_hh, b_ih, mask)
             if loops is not None:
                 mask = mask.contiguous() if mask is not None else None
                 gates, cand = CACHE.take((T, B, 3 * H), xp), CACHE.take((T, B, H), xp)
@@ -113,11 +113,10 @@ class ExplicitGRU(torch.autograd.Function):
         reverse = ctx.reverse
         T, B, H = cand.shape
         valid = valid_steps(lengths, T)
-        dxp = CACHE.take((B, T, 3 * H), dy)              # project_input gives it back
+        dxp = CACHE.take((B, T, 3 * H), dy)              # project() gives it back
         dw = w_hh.new_zeros(w_hh.shape)                  # (3H, H)
-        db = w_hh.new_zeros(3 * H)
         product = RecurrentProduct(w_hh.t(), B)          # g_{t-1} += m * (da_t @ W_hh)
-        loops = compiled_loops(gates, w_hh, dy, dh_n, mask)
+        loops = native.loops_for("gru", gates, w_hh, dy, dh_n, mask)
         if loops is not None:
             da = CACHE.take((chunk_steps(T, B, 3 * H, gates), B, 3 * H), gates)
             dh0, sums = loops.backward(gates, cand, hs, dy.contiguous(), dh_n.contiguous(), dxp,
@@ -128,18 +127,13 @@ class ExplicitGRU(torch.autograd.Function):
             db = torch.cat([sums[:2 * H], sums[3 * H:]])  # r, z as b_ih's; sum of da^n
         else:
             dhs = state_grads(dy, dh_n, lengths, valid, reverse)  # (T+1, B, H)
+            db = w_hh.new_zeros(3 * H)
             _backward_loop(gates, cand, hs, dhs, dxp, dw, db, product, mask, us, valid, reverse)
             dh0 = initial_state_grad(dhs, valid, reverse)
             db_ih = dxp.sum((0, 1)) if ctx.has_input_bias else None
         CACHE.give(gates, cand, hs, us)
         return (dxp, dh0, dw, (db if ctx.has_bias else None), None, None, None,
                 (db_ih if ctx.has_input_bias else None))
-
-
-def compiled_loops(*tensors: Tensor | None):
-    """The compiled loops (:mod:`rnnkit.nn.native`) when they are on, built, and take these
-    tensors; else None (the Python loops below run)."""
-    return native.gru_loops() if native.supports(*tensors) and native.enabled() else None
 
 
 def step_bias(b_ih: Tensor | None, b_hh: Tensor | None, like: Tensor) -> Tensor:

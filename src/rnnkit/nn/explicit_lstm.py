@@ -58,11 +58,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from rnnkit.nn import native
 from rnnkit.nn.explicit_common import (RecurrentProduct, chunks, final_state, finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
                                        outputs_view, previous_view, state_grads, time_order,
                                        under_autocast, valid_steps)
-from rnnkit.nn.explicit_lstm_compiled import compiled_backward, compiled_forward, compiled_loops
+from rnnkit.nn.explicit_lstm_compiled import compiled_backward, compiled_forward
 from rnnkit.nn.ln_lstm import LN_EPS
 
 
@@ -107,7 +108,7 @@ class ExplicitLSTM(torch.autograd.Function):
         valid = valid_steps(lengths, T)                  # (T, B, 1) or None
         ctx.reverse, ctx.has_b_hh = reverse, b_hh is not None
         ctx.has_bias_c = bias_c is not None
-        loops = compiled_loops(xp, h0, c0, w_hh, b_hh, gain_hh, gain_c, bias_c, mask)
+        loops = native.loops_for("lstm", xp, h0, c0, w_hh, b_hh, gain_hh, gain_c, bias_c, mask)
         ctx.compiled = loops is not None
         if loops is not None:
             with torch.no_grad():

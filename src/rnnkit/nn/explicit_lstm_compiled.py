@@ -9,17 +9,10 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from rnnkit.nn import native
 from rnnkit.nn.buffer_cache import CACHE
 from rnnkit.nn.explicit_common import (RecurrentProduct, chunk_steps, final_state,
                                        new_state_buffer, steps_by_batch, valid_steps)
 from rnnkit.nn.ln_lstm import LN_EPS
-
-
-def compiled_loops(*tensors: Tensor | None):
-    """The compiled loops (:mod:`rnnkit.nn.native`) when they are on, built, and take these
-    tensors; else None (the Python loops of :mod:`rnnkit.nn.explicit_lstm` run)."""
-    return native.lstm_loops() if native.supports(*tensors) and native.enabled() else None
 
 
 def compiled_forward(ctx, loops, xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor,

@@ -38,18 +38,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
+from rnnkit.nn import native
 from rnnkit.nn.cell import RecurrentCell, State
 from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
 from rnnkit.nn.explicit_elman import explicit_elman
-from rnnkit.nn import native
 from rnnkit.nn.explicit_gru import explicit_gru
-from rnnkit.nn.projection import project
 from rnnkit.nn.explicit_lstm import explicit_lstm
 from rnnkit.nn.fused import fused_forward
 from rnnkit.nn.gru import GRUCell
 from rnnkit.nn.ln_lstm import LayerNormLSTMCell
 from rnnkit.nn.lstm import LSTMCell
+from rnnkit.nn.projection import project
 from rnnkit.nn.recurrence import scan
 
 TORCH_MODES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}
@@ -85,7 +85,7 @@ def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True,
     if cell == "lstm" or device.type != "cpu":
         return "fused"
     if cell == "gru" and not grad_enabled:
-        return "explicit" if native.enabled() and native.gru_loops() is not None else "fused"
+        return "explicit" if native.gru_loops() is not None else "fused"
     return "explicit"
 
 

@@ -35,7 +35,8 @@ _FLAGS = {
     "AVX2": ["-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2", "-mavx2", "-mfma", "-mf16c"],
 }
 
-_state: dict[str, object] = {"enabled": None}     # + per kind: module, tried, error
+_override: dict[str, bool | None] = {"enabled": None}     # set_enabled's choice, or None
+_builds: dict[str, dict] = {}       # per kind, once tried: {"module": ... or None, "error": ...}
 
 
 def capability() -> str:
@@ -52,14 +53,14 @@ def compile_flags() -> list[str]:
 
 def enabled() -> bool:
     """Whether the compiled loops may be used (``RNNKIT_NATIVE``, :func:`set_enabled`)."""
-    if _state["enabled"] is not None:
-        return bool(_state["enabled"])
+    if _override["enabled"] is not None:
+        return bool(_override["enabled"])
     return os.environ.get("RNNKIT_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def set_enabled(flag: bool | None) -> None:
     """Turn the compiled loops on or off for this process; None goes back to ``RNNKIT_NATIVE``."""
-    _state["enabled"] = flag
+    _override["enabled"] = flag
 
 
 def _build_name(kind: str) -> str:
@@ -113,16 +114,20 @@ def loops(kind: str) -> ModuleType | None:
     stderr)."""
     if not enabled():
         return None
-    state = _state.setdefault(kind, {"module": None, "tried": False, "error": None})
-    if not state["tried"]:
-        state["tried"] = True
+    if kind not in _builds:
         try:
-            state["module"] = build(kind)
+            _builds[kind] = {"module": build(kind), "error": None}
         except Exception as error:  # noqa: BLE001 - any build failure means: use Python loops
-            state["error"] = _first_line(error)
-            print(f"rnnkit: compiled {kind.upper()} loops unavailable ({state['error']}); "
+            _builds[kind] = {"module": None, "error": _first_line(error)}
+            print(f"rnnkit: compiled {kind.upper()} loops unavailable ({_first_line(error)}); "
                   "using the Python loops (same results, slower)", file=sys.stderr)
-    return state["module"]
+    return _builds[kind]["module"]
+
+
+def loops_for(kind: str, *tensors: torch.Tensor | None) -> ModuleType | None:
+    """One kind's compiled loops when they are available and take these tensors (CPU, float32
+    or float64); else None, and the Python loops run."""
+    return loops(kind) if supports(*tensors) else None
 
 
 def gru_loops() -> ModuleType | None:
@@ -137,8 +142,7 @@ def lstm_loops() -> ModuleType | None:
 
 def error(kind: str) -> str | None:
     """Why one kind's loops are unavailable, once tried; None if they are (or not tried)."""
-    state = _state.get(kind)
-    return state["error"] if isinstance(state, dict) else None
+    return _builds.get(kind, {}).get("error")
 
 
 def supports(*tensors: torch.Tensor | None) -> bool:

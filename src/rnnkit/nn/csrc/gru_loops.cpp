@@ -141,9 +141,7 @@ void forward(Tensor xp, Tensor bias, Tensor y, Tensor gates, Tensor cand, Tensor
   const Product product{weight, packed};
   const Tensor h0 = hs[reverse ? T : 0];
   Tensor buffer = gates.new_empty({B, 3 * H});
-  for (int64_t s = 0; s < T; ++s) {
-    const int64_t t = reverse ? T - 1 - s : s;
-    const int64_t read = reverse ? t + 1 : t, write = reverse ? t : t + 1;
+  forward_steps(T, reverse, [&](int64_t t, int64_t read, int64_t write) {
     const Tensor prev = hs[read];
     const Tensor p = step_product(product, buffer, prev, mask, us, t);
     const bool* valid_t = valid_row(valid, t);
@@ -162,7 +160,7 @@ void forward(Tensor xp, Tensor bias, Tensor y, Tensor gates, Tensor cand, Tensor
                                reverse, H, b0, b1);
       });
     });
-  }
+  });
 }
 
 // The backward loop (ExplicitGRU.backward): dy (B, T, H) contiguous and dh_n (B, H) in;

@@ -68,6 +68,16 @@ inline Tensor step_product(const Product& product, Tensor& buffer, const Tensor&
   return product.into(buffer, u);
 }
 
+// Calls step(t, read, write) for every step t in forward order (reversed: from T-1 down):
+// step t reads state slot `read` and writes slot `write` (explicit_common.py's buffer layout).
+template <typename Step>
+inline void forward_steps(int64_t T, bool reverse, Step step) {
+  for (int64_t s = 0; s < T; ++s) {
+    const int64_t t = reverse ? T - 1 - s : s;
+    step(t, reverse ? t + 1 : t, reverse ? t : t + 1);
+  }
+}
+
 // Window w of the backward's time windows [t0, t1) of `chunk` steps, in backward order:
 // descending forward in time, ascending reversed.
 inline std::pair<int64_t, int64_t> window(int64_t w, int64_t T, int64_t chunk, bool reverse) {
