@@ -225,9 +225,10 @@ def test_lengths_equal_running_each_sequence_alone(layer_class, mode):
     assert out.shape == (B, T, H) and h_n.shape == (L, B, H)
     for b, n in enumerate(lengths.tolist()):
         alone, h_alone = layer(x[b:b + 1, :n], state[:, b:b + 1].contiguous())
-        torch.testing.assert_close(out[b, :n], alone[0], atol=1e-6, rtol=0)
+        # the parallel mode's log-space scan rounds by a few float32 ulps of values near 1
+        torch.testing.assert_close(out[b, :n], alone[0], atol=1e-6, rtol=1e-6)
         assert (out[b, n:] == 0).all()
-        torch.testing.assert_close(h_n[:, b], h_alone[:, 0], atol=1e-6, rtol=0)
+        torch.testing.assert_close(h_n[:, b], h_alone[:, 0], atol=1e-6, rtol=1e-6)
     x.requires_grad_()
     layer(x, state, lengths=lengths)[0].sum().backward()
     assert x.grad[1, 4:].abs().max() == 0 and torch.isfinite(x.grad).all()
