@@ -1,6 +1,6 @@
 """What the data pipeline costs in the main job's training step (``rnnkit train`` defaults).
 
-Not a test. For the defaults of :class:`rnnkit.train.lm_job.LMDataConfig` and
+Not a test. For the defaults of :class:`rnnkit.tasks.lm.LMDataConfig` and
 :class:`rnnkit.models.lm.LMConfig` (character LM on the built-in corpus), it times, in one
 process and interleaved:
 
@@ -31,7 +31,9 @@ import torch
 from rnnkit.data import CharTokenizer, StreamBatcher
 from rnnkit.models.lm import LanguageModel, LMConfig
 from rnnkit.train.config import TrainConfig
-from rnnkit.train.lm_job import LMDataConfig, lm_loss, read_corpus, split_text
+from rnnkit.data.lm_corpus import read_corpus, split_text
+from rnnkit.tasks.lm import LMDataConfig
+from rnnkit.train.losses import lm_loss
 from rnnkit.train.loop import Trainer
 
 

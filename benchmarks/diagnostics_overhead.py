@@ -17,7 +17,7 @@ from rnnkit.data.batch import StreamBatch
 from rnnkit.models import LanguageModel, LMConfig
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.diagnostics import GradientProbe
-from rnnkit.train.lm_job import lm_loss
+from rnnkit.train.losses import lm_loss
 from rnnkit.train.loop import Trainer
 
 torch.set_num_threads(1)

@@ -24,7 +24,9 @@ from pathlib import Path
 import torch
 from results_rows import row
 
+from rnnkit.tasks import TASKS, load
 from rnnkit.train.config import TrainConfig
+from rnnkit.train.run import RunSpec, train_run
 from rnnkit.train.task_data import TaskDataConfig, read_task_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,17 +37,14 @@ TRANSLATE_EPOCHS = 5     # passes over the 32k training messages
 
 
 def namesgen_rows() -> tuple[list[dict], float]:
-    from rnnkit.infer import load
-    from rnnkit.infer.condgen_eval import evaluate_condgen
-    from rnnkit.train.condgen_job import CondGenDataConfig, train_condgen
+    from rnnkit.tasks.condgen import CondGenDataConfig
     run, start = RUNS / "namesgen", time.perf_counter()
     train = TrainConfig(steps=1, lr=3e-3, warmup_steps=50, eval_every=0, log_every=20)
     data = CondGenDataConfig(data="builtin:names", batch_size=64)
-    train_condgen(run, data, dict(cell="lstm", embed_size=32, hidden_size=256, dropout=0.1),
-                  train, epochs=30, progress=False)
-    model, codec = load(run)
     classifier = RUNS / "names"
-    f = evaluate_condgen(run, model, codec, classifier=classifier if classifier.is_dir() else None)
+    spec = RunSpec(data, dict(cell="lstm", embed_size=32, hidden_size=256, dropout=0.1), train,
+                   epochs=30, options={"classifier": classifier if classifier.is_dir() else None})
+    f = train_run(TASKS["condgen"], run, spec, progress=False).test
     seconds = time.perf_counter() - start
     split = read_task_dataset(TaskDataConfig(data="builtin:names")).split
     novel = f"{100 * f['novel']:.1f}% of them new"
@@ -59,16 +58,18 @@ def namesgen_rows() -> tuple[list[dict], float]:
 
 def _seq2seq(task: str, data, model: dict, train: TrainConfig, epochs: float, beam: int):
     """Train a seq2seq run, then score its test part again with beam search."""
-    from rnnkit.infer import load
-    from rnnkit.train.seq2seq_job import TARGET_LEVEL, prepare, score, train_seq2seq
+    from rnnkit.infer.seq2seq_score import score, summary_line
+    from rnnkit.tasks.seq2seq import TARGET_LEVEL, prepare
     run = RUNS / task
-    result = train_seq2seq(run, data, model, train, epochs=epochs, progress=False)
+    result = train_run(TASKS["seq2seq"], run, RunSpec(data, model, train, epochs),
+                       progress=False)
     net, codecs = load(run)
-    beamed = score(net, codecs, prepare(data)[3], data.max_length, beam=beam,
+    beamed = score(net, codecs, prepare(data).test, data.max_length, beam=beam,
                    bleu=TARGET_LEVEL.get(data.data) is None)
     split = json.loads((run / "config.json").read_text(encoding="utf-8"))["split"]
-    print(f"{task}: {result.summary}; beam {beam}: WER {100 * beamed['wer']:.2f}%")
-    return result, beamed, split
+    print(f"{task}: {summary_line(result.test, 'greedy')}; beam {beam}: WER "
+          f"{100 * beamed['wer']:.2f}%")
+    return result.test, beamed, split
 
 
 # The stressed row's recipe (one thread), and the no-stress row's: bigger (two bidirectional
@@ -84,7 +85,7 @@ G2P_RECIPES = {
 
 
 def g2p_rows(stress: bool = True) -> tuple[list[dict], float]:
-    from rnnkit.train.seq2seq_job import Seq2SeqDataConfig
+    from rnnkit.tasks.seq2seq import Seq2SeqDataConfig
     task = "g2p" if stress else "g2p-nostress"
     recipe = G2P_RECIPES[stress]
     torch.set_num_threads(recipe["threads"])
@@ -101,7 +102,7 @@ def g2p_rows(stress: bool = True) -> tuple[list[dict], float]:
     name = (f"{data.data} (G2P, {phones}, {layers}x{m['hidden_size']} bi-LSTM encoder, "
             f"{m['decoder_size']} attention decoder, dropout {m['dropout']}, "
             f"{recipe['precision']}, {recipe['threads']} thread{'s' * (recipe['threads'] > 1)}")
-    return [row(task, f"{name}, greedy)", split, "wer", greedy.test["wer"], "-", None, 0.2355),
+    return [row(task, f"{name}, greedy)", split, "wer", greedy["wer"], "-", None, 0.2355),
             row(task, f"{name}, beam 5)", split, "wer", beamed["wer"], "-", None, 0.2355),
             row(task, f"{name}, beam 5)", split, "per", beamed["per"], "-", None)], seconds
 
@@ -123,7 +124,7 @@ G2P_MEMBERS = {
 def g2p_member(name: str) -> Path:
     """Train one ensemble member into ``runs/quality/NAME``, unless a finished run of the same
     recipe is there already (its evaluation.json written); returns the run folder."""
-    from rnnkit.train.seq2seq_job import Seq2SeqDataConfig, train_seq2seq
+    from rnnkit.tasks.seq2seq import Seq2SeqDataConfig
     recipe, run = G2P_MEMBERS[name], RUNS / name
     data = Seq2SeqDataConfig(data="builtin:cmudict-nostress", batch_size=128, val_fraction=0.0)
     if (run / "evaluation.json").is_file():
@@ -134,22 +135,23 @@ def g2p_member(name: str) -> Path:
     torch.set_num_threads(recipe["threads"])
     train = TrainConfig(steps=1, lr=recipe["lr"], warmup_steps=200, eval_every=0, log_every=50,
                         precision=recipe["precision"], seed=recipe["seed"])
-    train_seq2seq(run, data, recipe["model"], train, epochs=G2P_EPOCHS, progress=False)
+    train_run(TASKS["seq2seq"], run, RunSpec(data, recipe["model"], train, G2P_EPOCHS),
+              progress=False)
     return run
 
 
 def g2p_ensemble_rows() -> tuple[list[dict], float]:
     """The G2P_MEMBERS decoded as one ensemble, greedy and with beam 5 (GNMT length penalty
     0.6), each member trained first where missing."""
-    from rnnkit.infer import load
     from rnnkit.models.seq2seq_ensemble import ensemble_of
-    from rnnkit.train.seq2seq_job import Seq2SeqDataConfig, prepare, score
+    from rnnkit.infer.seq2seq_score import score
+    from rnnkit.tasks.seq2seq import Seq2SeqDataConfig, prepare
     start = time.perf_counter()
     runs = [g2p_member(name) for name in G2P_MEMBERS]
     torch.set_num_threads(2)
     loaded = [load(run) for run in runs]
     data = Seq2SeqDataConfig(data="builtin:cmudict-nostress", batch_size=128, val_fraction=0.0)
-    ensemble, codecs, test = ensemble_of([m for m, _ in loaded]), loaded[0][1], prepare(data)[3]
+    ensemble, codecs, test = ensemble_of([m for m, _ in loaded]), loaded[0][1], prepare(data).test
     greedy = score(ensemble, codecs, test, data.max_length)
     print(f"g2p-ensemble greedy: WER {100 * greedy['wer']:.2f}%, PER {100 * greedy['per']:.2f}%",
           flush=True)
@@ -170,7 +172,7 @@ def g2p_ensemble_rows() -> tuple[list[dict], float]:
 
 def translate_rows() -> tuple[list[dict], float]:
     import sacrebleu
-    from rnnkit.train.seq2seq_job import Seq2SeqDataConfig, prepare
+    from rnnkit.tasks.seq2seq import Seq2SeqDataConfig, prepare
     start = time.perf_counter()
     train = TrainConfig(steps=1, lr=3e-3, warmup_steps=200, eval_every=0, log_every=50)
     data = Seq2SeqDataConfig(data="builtin:gettext-tr", batch_size=64, val_fraction=0.0,
@@ -179,7 +181,7 @@ def translate_rows() -> tuple[list[dict], float]:
     greedy, beamed, split = _seq2seq("translate", data, model, train, epochs=TRANSLATE_EPOCHS,
                                      beam=4)
     seconds = time.perf_counter() - start
-    test = prepare(data)[3]
+    test = prepare(data).test
     refs = [[rs[0] for rs in test.targets]]
     copy_bleu = sacrebleu.corpus_bleu(list(test.inputs), refs).score
     copy_chrf = sacrebleu.corpus_chrf(list(test.inputs), refs).score
@@ -192,26 +194,28 @@ def translate_rows() -> tuple[list[dict], float]:
 
 
 def ptb_rows() -> tuple[list[dict], float]:
-    from rnnkit.train.lm_job import PTB, LMDataConfig, train_lm
+    from rnnkit.data.lm_corpus import PTB
+    from rnnkit.tasks.lm import LMDataConfig
     recipe = json.loads(PTB_CONFIG.read_text(encoding="utf-8"))
     m, t = recipe["model"], recipe["train"]
     torch.set_num_threads(t["threads"])  # the goal is an hour on the whole 2-core machine
     start = time.perf_counter()
-    data = LMDataConfig(PTB, t["seq_len"], t["batch_size"], level="word",
-                        checkpoint_every=1000)
+    data = LMDataConfig(PTB, t["seq_len"], t["batch_size"], level="word")
     train = TrainConfig(steps=t["steps"], lr=t["lr"], warmup_steps=t["warmup_steps"],
                         clip_norm=t["clip_norm"], weight_decay=t["weight_decay"],
                         eval_every=t["eval_every"], log_every=50, precision=t["precision"],
                         optimizer=t["optimizer"])
-    result = train_lm(RUNS / "ptb", data, None, train, progress=False, model_overrides=m)
+    result = train_run(TASKS["lm"], RUNS / "ptb", RunSpec(data, m, train), progress=False,
+                       checkpoint_every=1000)
+    val_loss, test_loss = result.evaluation["loss"], result.test["loss"]
     seconds = time.perf_counter() - start
     name = (f"builtin:ptb (word LM, {m['num_layers']}x{m['hidden_size']} LSTM, tied, dropout "
             f"{m['dropout']}, {t['optimizer']}, {t['precision']}; {result.seconds / 60:.0f} min of "
             f"training, {t['threads']} threads)")
     split = "Mikolov's train/valid/test (929k/74k/82k tokens with <eos>)"
-    print(f"ptb: validation perplexity {math.exp(result.val_loss):.1f}, test "
-          f"{math.exp(result.test_loss):.1f}, {result.seconds / 60:.1f} min")
-    return [row("ptb", name, split, "perplexity", math.exp(result.test_loss),
+    print(f"ptb: validation perplexity {math.exp(val_loss):.1f}, test "
+          f"{math.exp(test_loss):.1f}, {result.seconds / 60:.1f} min")
+    return [row("ptb", name, split, "perplexity", math.exp(test_loss),
                 "Zaremba et al. 2014 small 2x200 LSTM (published)", 114.5)], seconds
 
 

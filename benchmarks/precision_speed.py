@@ -19,7 +19,7 @@ import torch
 from rnnkit.data.batch import StreamBatch
 from rnnkit.models.lm import LanguageModel, LMConfig
 from rnnkit.train.config import TrainConfig
-from rnnkit.train.lm_job import lm_loss
+from rnnkit.train.losses import lm_loss
 from rnnkit.train.loop import Trainer
 
 V, B, T = 10_000, 32, 35          # Penn Treebank's vocabulary, batch and window

@@ -31,9 +31,9 @@ from results_rows import KEYS, row  # noqa: E402
 from rnnkit.errors import RnnkitError  # noqa: E402
 from rnnkit.train.classification_metrics import classification_report  # noqa: E402
 from rnnkit.train.config import TrainConfig  # noqa: E402
-from rnnkit.train.task_data import TaskDataConfig, read_task_dataset  # noqa: E402
-from rnnkit.train.task_eval import evaluate_task  # noqa: E402
-from rnnkit.train.task_job import build_model, train_task  # noqa: E402
+from rnnkit.tasks import TASKS  # noqa: E402
+from rnnkit.train.run import RunSpec, train_run  # noqa: E402
+from rnnkit.train.task_data import TaskDataConfig, fit_codec, read_task_dataset  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "docs" / "results.json"
@@ -89,9 +89,9 @@ def train_and_evaluate(task: str, recipe: Recipe) -> tuple[dict, float, int]:
     train = TrainConfig(steps=1, lr=recipe.lr, warmup_steps=50, eval_every=0, log_every=20,
                         seed=recipe.seed)
     start = time.perf_counter()
-    result = train_task(run, recipe.data, recipe.model, train, epochs=recipe.epochs,
-                        progress=False)
-    report = evaluate_task(run)
+    result = train_run(TASKS[recipe.data.task], run,
+                       RunSpec(recipe.data, recipe.model, train, recipe.epochs), progress=False)
+    report = result.test
     seconds = time.perf_counter() - start
     print(f"{task}: {result.parameters:,} parameters, {result.steps} steps, test accuracy "
           f"{report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, {seconds:.0f} s")
@@ -155,8 +155,7 @@ def tagging_rows(task: str) -> tuple[list[dict], float]:
 
 def parameters(task: str, recipe: Recipe) -> int:
     dataset = read_task_dataset(recipe.data)
-    from rnnkit.train.task_data import fit_codec
-    model, _ = build_model(recipe.data.task, fit_codec(recipe.data, dataset), recipe.model)
+    model, _ = TASKS[recipe.data.task].make_model(fit_codec(recipe.data, dataset), recipe.model)
     return sum(p.numel() for p in model.parameters())
 
 

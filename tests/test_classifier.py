@@ -10,7 +10,7 @@ from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.pooling import POOLINGS, Pooling
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.loop import Trainer
-from rnnkit.train.task_job import classify_loss, balanced_weights
+from rnnkit.train.losses import balanced_weights, classify_loss
 
 
 def test_last_pooling_takes_each_direction_where_it_ends():

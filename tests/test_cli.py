@@ -199,7 +199,7 @@ def test_console_script_exits_nonzero_without_traceback(tmp_path):
 
 
 def test_stop_strings_take_shell_escapes():
-    from rnnkit.cli.args import escaped_text
+    from rnnkit.tasks.flags import escaped_text
     assert escaped_text(r"\n\n") == "\n\n" and escaped_text(r"a\tb\\n") == "a\tb\\n"
     assert escaped_text("ğş\\q") == "ğş\\q"
 

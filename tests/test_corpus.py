@@ -28,7 +28,7 @@ def test_the_main_job_validates_on_the_tail_and_tests_on_the_unseen_play():
     """Validation: the last 10% of the training plays (the reference protocol of the issue's
     2x256 torch.nn figure); test: The Merchant of Venice, which training never reads."""
     from rnnkit.data.corpus import HELD_OUT_START
-    from rnnkit.train.lm_job import BUILTIN, read_corpus, read_test_text, split_text
+    from rnnkit.data.lm_corpus import BUILTIN, read_corpus, read_test_text, split_text
 
     text, val_start = read_corpus(BUILTIN)
     train, val = split_text(text, val_start, 0.1)

@@ -13,7 +13,7 @@ from rnnkit.models.encoders import build_encoder
 from rnnkit.models.state_probe import perturbed_layers
 from rnnkit.train.diagnostics import (encoders_of, exposed_layers, gradient_flow, summarize,
                                       vanishing_factor)
-from rnnkit.train.lm_job import lm_loss
+from rnnkit.train.losses import lm_loss
 
 from conftest import TINY_FLAGS
 

@@ -44,7 +44,7 @@ def test_condgen_refuses_an_unknown_or_missing_condition(capsys, condgen_run):
 
 def test_condition_refused_for_a_language_model(capsys, tiny_run):
     code, _, err = run_cli(capsys, "generate", str(tiny_run), "--condition", "tr")
-    assert_one_line_error(code, err, "not a conditional generator")
+    assert_one_line_error(code, err, "--condition does not apply to rnnkit generate", "is a run of task lm")
 
 
 @pytest.fixture(scope="module")
@@ -138,15 +138,15 @@ def test_evaluate_rescores_a_seq2seq_test_part_greedy_and_with_beam(capsys,
     code, _, err = run_cli(capsys, "evaluate", str(run), "--beam", "0")
     assert_one_line_error(code, err, "beam size must be a positive integer")
     code, _, err = run_cli(capsys, "evaluate", str(run), "--data", "x.tsv")
-    assert_one_line_error(code, err, "own test part")
+    assert_one_line_error(code, err, "--data does not apply to rnnkit evaluate")
 
 
 def test_beam_is_refused_for_a_language_model(capsys, tiny_run):
     code, _, err = run_cli(capsys, "evaluate", str(tiny_run), "--beam", "3")
-    assert_one_line_error(code, err, "--beam applies to seq2seq runs")
+    assert_one_line_error(code, err, "--beam does not apply to rnnkit evaluate", "is a run of task lm")
     code, _, err = run_cli(capsys, "evaluate", str(tiny_run), "--beam", "3",
                            "--length-penalty", "1")
-    assert_one_line_error(code, err, "--beam, --length-penalty apply to seq2seq runs")
+    assert_one_line_error(code, err, "--beam, --length-penalty do not apply to rnnkit evaluate")
 
 
 @pytest.mark.parametrize("task", ["lm", "classify"])
@@ -154,7 +154,7 @@ def test_seq2seq_flags_are_refused_by_other_tasks(capsys, tmp_path, tiny_text, t
     code, _, err = run_cli(capsys, "train", "--task", task, "--data", str(tiny_text),
                            "--attention", "additive", "--max-test", "5",
                            "--out", str(tmp_path / "r"))
-    assert_one_line_error(code, err, "--attention, --max-test apply to --task seq2seq")
+    assert_one_line_error(code, err, "--attention, --max-test do not apply", "a flag of rnnkit train seq2seq")
 
 
 def test_evaluate_scores_a_conditional_generator_again(capsys, condgen_run):
@@ -162,7 +162,7 @@ def test_evaluate_scores_a_conditional_generator_again(capsys, condgen_run):
     assert code == 0, err
     assert out.startswith("test NLL ") and "% new" in out
     code, _, err = run_cli(capsys, "evaluate", str(condgen_run), "--data", "x.csv")
-    assert_one_line_error(code, err, "own test part")
+    assert_one_line_error(code, err, "--data does not apply to rnnkit evaluate")
 
 
 def test_seq2seq_takes_a_causal_cnn_encoder(capsys, tmp_path):
@@ -211,7 +211,7 @@ def test_evaluate_decodes_an_ensemble_of_runs(capsys, reverse_runs, tiny_run, ti
     code, _, err = run_cli(capsys, "evaluate", a, "--ensemble", str(tiny_run))
     assert_one_line_error(code, err, "not a seq2seq run")
     code, _, err = run_cli(capsys, "evaluate", str(tiny_run), "--ensemble", a)
-    assert_one_line_error(code, err, "--ensemble applies to seq2seq runs")
+    assert_one_line_error(code, err, "--ensemble does not apply to rnnkit evaluate")
     code, _, err = run_cli(capsys, "train", "--data", str(tiny_text), "--split-seed", "1",
                            "--out", str(tmp_path / "lm"))
-    assert_one_line_error(code, err, "--split-seed applies to --task classify or tag")
+    assert_one_line_error(code, err, "--split-seed does not apply to rnnkit train lm")

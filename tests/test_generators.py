@@ -153,7 +153,7 @@ def test_symbol_codec_reports_unknown_symbols():
 
 @pytest.mark.slow
 def test_seq2seq_learns_to_reverse():
-    from rnnkit.train.condgen_job import seq_loss
+    from rnnkit.train.losses import seq_loss
     torch.manual_seed(0)
     m = Seq2Seq(Seq2SeqConfig(8, 8, hidden_size=32, decoder_size=32, embed_size=16))
     opt = torch.optim.Adam(m.parameters(), 1e-2)

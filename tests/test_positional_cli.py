@@ -79,7 +79,7 @@ def test_positional_is_refused_by_the_conditional_generator(capsys, tmp_path):
     code, _, err = run_cli(capsys, "train", "--task", "condgen", "--data", str(data), "--out",
                            str(tmp_path / "run"), "--positional", "learned", "--steps", "2",
                            "--no-progress")
-    assert code == 2 and "conditional generator is recurrent" in err
+    assert code == 2 and "--positional does not apply to rnnkit train condgen" in err
 
 
 def test_learned_positions_reach_the_transformer_seq2seq(capsys, tmp_path):

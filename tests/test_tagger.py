@@ -10,7 +10,7 @@ from rnnkit.data.padded import IGNORE, PaddedBatches, pad_batch
 from rnnkit.models.tagger import Tagger, TaggerConfig
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.loop import Trainer
-from rnnkit.train.task_job import tag_loss
+from rnnkit.train.losses import tag_loss
 
 
 def test_codec_packs_word_and_character_ids():

@@ -57,15 +57,15 @@ def test_predict_prints_label_and_probabilities(capsys, text_run, monkeypatch):
     code, out, _ = run_cli(capsys, "predict", str(text_run), "-", "--top", "1")
     assert code == 0 and [line.split("\t")[0] for line in out.splitlines()] == ["pos", "neg"]
     code, _, err = run_cli(capsys, "predict", str(text_run), "fine", "--beam", "3")
-    assert_one_line_error(code, err, "--beam applies to seq2seq runs")
+    assert_one_line_error(code, err, "--beam does not apply to rnnkit predict")
 
 
 def test_library_load_returns_model_and_codec(text_run):
     import rnnkit
-    from rnnkit.infer import classify
+    from rnnkit.tasks import TASKS
     model, codec = rnnkit.load(text_run)
     assert codec.labels.labels == ("neg", "pos")
-    assert classify(model, codec, ["happy"])[0].label == "pos"
+    assert TASKS["classify"].predict(model, codec, ["happy"])[0]["label"] == "pos"
 
 
 def test_tagger_run_predicts_and_reports_unseen_words(capsys, tag_run):
@@ -99,7 +99,7 @@ def test_datasets_lists_builtins(capsys):
 
 def test_lm_stays_the_default_and_refuses_task_flags(capsys, tiny_text, tmp_path):
     code, _, err = run_cli(capsys, "train", "--data", str(tiny_text), "--pooling", "max")
-    assert_one_line_error(code, err, "--pooling", "--task classify")
+    assert_one_line_error(code, err, "--pooling", "a flag of rnnkit train classify")
 
 
 # -- bad input (issue 3, point 6) -------------------------------------------------------------
@@ -178,6 +178,9 @@ def test_other_bad_settings(capsys, tmp_path, argv, needle, monkeypatch):
 def test_task_mismatch_and_wrong_run_kind(capsys, tmp_path, tiny_run, text_run):
     conllu = write_conllu(tmp_path / "t.conllu", n=10)
     code, _, err = _train(capsys, tmp_path, conllu)
-    assert_one_line_error(code, err, "use --task tag")
-    code, _, err = run_cli(capsys, "predict", str(tiny_run), "hello")
-    assert_one_line_error(code, err, "rnnkit generate")
+    assert_one_line_error(code, err, "use rnnkit train tag")
+    code, out, _ = run_cli(capsys, "predict", str(tiny_run), "elma", "--length", "12",
+                           "--seed", "3")
+    assert code == 0 and out.startswith("elma") and len(out.rstrip("\n")) > len("elma")
+    code, _, err = run_cli(capsys, "generate", str(text_run))
+    assert_one_line_error(code, err, "rnnkit generate needs a language model")

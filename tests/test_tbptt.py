@@ -8,7 +8,7 @@ import torch
 from rnnkit.data import StreamBatcher, eval_windows
 from rnnkit.models import LanguageModel, LMConfig
 from rnnkit.train import TrainConfig, Trainer, evaluate_loss
-from rnnkit.train.lm_job import lm_loss
+from rnnkit.train.losses import lm_loss
 
 
 def copy_stream(n_blocks: int, k: int, vocab: int, seed: int) -> torch.Tensor:

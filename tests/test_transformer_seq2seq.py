@@ -109,7 +109,7 @@ def reverse_batch(B: int, g: torch.Generator):
 def reversal_accuracy(m, steps: int = 300) -> float:
     """Train ``m`` to reverse strings; the share of 200 fresh strings reversed exactly (chance
     of an exact match is below 1/64)."""
-    from rnnkit.train.condgen_job import seq_loss
+    from rnnkit.train.losses import seq_loss
     g = torch.Generator().manual_seed(0)
     opt = torch.optim.Adam(m.parameters(), 3e-3)
     m.train()

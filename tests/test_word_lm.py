@@ -104,9 +104,9 @@ def test_word_evaluation_reports_perplexity(capsys, word_run, tmp_path):
 
 def test_builtin_ptb_trains_at_word_level_and_scores_its_test_part(capsys, tmp_path,
                                                                     monkeypatch):
-    import rnnkit.train.lm_job as lm_job
+    import rnnkit.data.lm_corpus as lm_corpus
     parts = {"train": fact_text(400, 1), "valid": fact_text(60, 2), "test": fact_text(60, 3)}
-    monkeypatch.setattr(lm_job, "ptb_texts", lambda: parts)
+    monkeypatch.setattr(lm_corpus, "ptb_texts", lambda: parts)
     code, out, err = run_cli(capsys, "train", "--data", "builtin:ptb", "--out",
                              str(tmp_path / "run"), "--steps", "4", *FLAGS[2:])
     assert code == 0, err

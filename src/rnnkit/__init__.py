@@ -5,7 +5,7 @@
 """
 
 from rnnkit.errors import RnnkitError
-from rnnkit.infer.load import load
+from rnnkit.tasks.loading import load
 
 __version__ = "0.1.0"
 __all__ = ["load", "RnnkitError", "__version__"]

@@ -1,31 +1,45 @@
-"""``rnnkit``: train, generate from and evaluate recurrent models.
+"""``rnnkit``: train, predict with, generate from, evaluate and diagnose recurrent models.
 
 Every problem a user can cause ends in one line on stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from rnnkit.cli import (bench_cmd, datasets_cmd, diagnose_cmd, evaluate_cmd, experiment_cmd,
-                        generate_cmd, predict_cmd, train_cmd)
+from rnnkit.cli import bench_cmd, datasets_cmd, experiment_cmd, train_cmd, use_cmds
+from rnnkit.cli.parser import Parser, parse
 from rnnkit.errors import RnnkitError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rnnkit", description="Recurrent sequence models on PyTorch.")
+def build_parser(skip: str | None = None) -> Parser:
+    """Every command's parser; ``skip`` leaves one run command out (``use_cmds`` adds it built
+    for the task of the run it names)."""
+    parser = Parser(prog="rnnkit", description="Recurrent sequence models on PyTorch.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (train_cmd, generate_cmd, evaluate_cmd, predict_cmd, datasets_cmd, diagnose_cmd,
-                   experiment_cmd, bench_cmd):
+    train_cmd.add_parser(commands)
+    for name in use_cmds.COMMANDS:
+        if name != skip:
+            use_cmds.add_command(commands, name)
+    for module in (datasets_cmd, experiment_cmd, bench_cmd):
         module.add_parser(commands)
     return parser
 
 
+def _parser(argv: list[str]) -> tuple[Parser, list[str]]:
+    if argv and argv[0] == "train":
+        return build_parser(), train_cmd.normalise(argv)
+    wants_help = any(a in ("-h", "--help") for a in argv[1:])
+    if argv and argv[0] in use_cmds.COMMANDS and len(argv) > 1 and not wants_help:
+        return use_cmds.parser_for(argv), argv
+    return build_parser(), argv
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        parser, argv = _parser(argv)
+        args = parse(parser, argv)
         return args.handler(args) or 0
     except RnnkitError as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)

@@ -1,197 +1,149 @@
-"""``rnnkit train``: train a character language model (the main job) or resume a run."""
+"""``rnnkit train [TASK] ...``: train a run of any task, or continue one with ``--resume``.
+
+    rnnkit train                                   the main job: a character LSTM on Shakespeare
+    rnnkit train classify --data builtin:jvowels   a subcommand per task, its own flags only
+    rnnkit train --task classify ...               the same (another spelling)
+    rnnkit train --resume RUN [--steps N]          any run, with its own settings
+"""
 
 from __future__ import annotations
 
 import argparse
-import math
-import sys
-import time
 from pathlib import Path
 
-from rnnkit.cli.args import (nonnegative_float, nonnegative_int, positive_float, positive_int,
-                             probability, unit_fraction)
-from rnnkit.cli.sample import print_sample
-from rnnkit.cli.train_settings import train_config
-from rnnkit.cli.gen_train import TASKS as GENERATION_TASKS
-from rnnkit.cli.gen_train import (add_generation_flags, refuse_generation_flags,
-                                  resume_generation, run_generation_task)
-from rnnkit.cli.task_train import add_task_flags, refuse_task_flags, resume_task, run_task
+from rnnkit.cli.parser import Parser
 from rnnkit.errors import RnnkitError
-from rnnkit.models import ENCODERS, LMConfig
-from rnnkit.models.baselines.transformer import POSITIONAL
-from rnnkit.models.encoders import STATELESS
-from rnnkit.train.config import OPTIMIZERS, PRECISIONS, TrainConfig
-from rnnkit.train.diagnostics import stateless_note
-from rnnkit.train.lm_job import (BUILTIN, PTB, TEST_NAMES, LMDataConfig, describe,
-                                 read_run_config, train_lm)
-from rnnkit.train.resumable import from_saved
+from rnnkit.tasks import TASKS, task_named
+from rnnkit.tasks.flags import add_common_train_flags
+from rnnkit.train.run import train_run
+from rnnkit.train.run_folder import check_new_run_folder, read_run_config
 
-# The main job's recipe: a 2-layer LSTM over characters, truncated BPTT, ~7 minutes on 2 cores.
-DEFAULTS = dict(
-    data=BUILTIN, cell="lstm", embed=128, hidden=256, layers=2, dropout=0.0, tie_weights=False,
-    seq_len=128, batch_size=32, steps=2500, lr=6e-3, clip=1.0, warmup=100, weight_decay=0.01,
-    seed=0, val_fraction=0.1, eval_every=250, checkpoint_every=250, positional="sinusoidal",
-)
+# What --resume accepts beside the run folder: the length, and how the run reports and saves.
+RESUME_FLAGS = ("resume", "steps", "no_progress", "diagnose_every", "checkpoint_every")
+HELP_FLAGS = ("-h", "--help")
+
+
+def normalise(argv: list[str]) -> list[str]:
+    """``train`` arguments with the task as the subcommand: ``--task X`` moved there, the
+    language model when none is given, a resumed run's own task."""
+    rest, task = list(argv[1:]), None
+    for i, arg in enumerate(rest):
+        if arg == "--task" or arg.startswith("--task="):
+            value = arg.split("=", 1)[1] if "=" in arg else (rest[i + 1] if i + 1 < len(rest)
+                                                             else "")
+            del rest[i: i + (1 if "=" in arg else 2)]
+            task = value
+            break
+    if task is None and rest and rest[0] in TASKS:
+        task, rest = rest[0], rest[1:]
+    if task is not None and task not in TASKS:
+        raise RnnkitError(f"unknown task {task!r}; the tasks are {', '.join(TASKS)}")
+    resumed = _resumed_task(rest)
+    if resumed is not None:
+        if task is not None and task != resumed:
+            raise RnnkitError(f"the resumed run is a {resumed!r} run, not {task!r}")
+        task = resumed
+    if task is None:
+        if any(a in HELP_FLAGS for a in rest):
+            return ["train", *rest]
+        task = "lm"
+    return ["train", task, *rest]
+
+
+def _resumed_task(rest: list[str]) -> str | None:
+    for i, arg in enumerate(rest):
+        if arg == "--resume" and i + 1 < len(rest):
+            run = rest[i + 1]
+        elif arg.startswith("--resume="):
+            run = arg.split("=", 1)[1]
+        else:
+            continue
+        return task_named(read_run_config(run).get("task"), f"'{run}'").name
+    return None
 
 
 def add_parser(commands) -> None:
-    p = commands.add_parser("train", help="train a model: language model (default), classifier, tagger, seq2seq, generator",
-                            description="Train a recurrent character language model by "
-                            "truncated BPTT. With no arguments: a 2-layer LSTM on the built-in "
-                            "Shakespeare text.", argument_default=None)
-    p.add_argument("--data", metavar="FILE", help=f"UTF-8 text file (default: {BUILTIN})")
-    p.add_argument("--max-vocab", type=positive_int, metavar="N",
-                   help="word level: keep the N most frequent words, the rest become <unk>")
-    p.add_argument("--cell", choices=ENCODERS, metavar="CELL",
-                   help=f"sequence encoder: {', '.join(ENCODERS)} (lstm)")
-    p.add_argument("--embed", type=positive_int, metavar="N", help=f"embedding width ({DEFAULTS['embed']})")
-    p.add_argument("--hidden", type=positive_int, metavar="N", help="state size per layer (256)")
-    p.add_argument("--layers", type=positive_int, metavar="N", help="stacked layers (2)")
-    p.add_argument("--dropout", type=probability, metavar="P", help="dropout rate (0)")
-    p.add_argument("--tie-weights", action="store_true", default=None,
-                   help="share embedding and output weights (needs --embed == --hidden)")
-    p.add_argument("--positional", choices=POSITIONAL, metavar="KIND",
-                   help="transformer position encoding: sinusoidal (default, any length) or "
-                        "learned (a table of 128 positions)")
-    p.add_argument("--bidirectional", action="store_true", default=None,
-                   help="refused for a language model (it must be causal)")
-    p.add_argument("--seq-len", type=positive_int, metavar="T", help="TBPTT window (128)")
-    p.add_argument("--batch-size", type=positive_int, metavar="B", help=f"parallel lanes ({DEFAULTS['batch_size']})")
-    length = p.add_mutually_exclusive_group()
-    length.add_argument("--steps", type=positive_int, metavar="N", help=f"optimizer updates ({DEFAULTS['steps']})")
-    length.add_argument("--epochs", type=positive_float, metavar="E", help="passes over the text")
-    p.add_argument("--lr", type=positive_float, metavar="LR", help=f"peak learning rate ({DEFAULTS['lr']})")
-    clip = p.add_mutually_exclusive_group()
-    clip.add_argument("--clip", type=positive_float, metavar="NORM",
-                      help="clip the global gradient norm (1.0)")
-    clip.add_argument("--no-clip", action="store_true", default=None, help="do not clip")
-    p.add_argument("--warmup", type=nonnegative_int, metavar="N", help="warm-up steps (100)")
-    p.add_argument("--min-lr-ratio", type=unit_fraction, metavar="F",
-                   help="the cosine schedule's floor, as a fraction of --lr (0.1; 0 anneals to "
-                        "zero, 1 keeps the rate constant after warm-up)")
-    p.add_argument("--weight-decay", type=nonnegative_float, metavar="W", help="AdamW decay")
-    p.add_argument("--seed", type=nonnegative_int, metavar="S", help="random seed (0)")
-    p.add_argument("--split-seed", type=nonnegative_int, metavar="S",
-                   help="classify, tag, seq2seq, condgen: seed of the train/test split "
-                        "(default: --seed); keep it fixed to train several models on one split, "
-                        "e.g. for rnnkit evaluate --ensemble")
-    p.add_argument("--optimizer", choices=OPTIMIZERS,
-                   help="adamw (default), or sgd: plain SGD, the LSTM language-model recipe "
-                        "(e.g. --lr 1 --clip 5 --weight-decay 0)")
-    p.add_argument("--precision", choices=PRECISIONS,
-                   help="fp32 (default), or bf16: mixed precision, the forward under bfloat16 "
-                        "autocast (faster products where the CPU has bfloat16 instructions); "
-                        "weights, optimizer and evaluation stay float32")
-    p.add_argument("--val-fraction", type=probability, metavar="F",
-                   help="tail of a --data file held out for validation (0.1)")
-    p.add_argument("--eval-every", type=nonnegative_int, metavar="N", help="steps between evals")
-    p.add_argument("--checkpoint-every", type=positive_int, metavar="N",
-                   help="steps between checkpoints (language model: 250; other tasks: "
-                        "only at the end and on Ctrl-C unless given)")
-    p.add_argument("--out", metavar="DIR", help="run folder (default runs/<cell>-<time>)")
-    p.add_argument("--overwrite", action="store_true", default=None,
-                   help="replace an existing run folder")
-    p.add_argument("--resume", metavar="RUN",
-                   help="continue the run in RUN, of any task, where its last checkpoint "
-                        "stopped (more --steps too)")
-    p.add_argument("--no-progress", action="store_true", default=None, help="no progress bar")
-    p.add_argument("--diagnose-every", type=positive_int, metavar="N",
-                   help="record the gradient norm at every timestep and layer every N steps "
-                   "(gradient_heatmap.png, gradient_distance.png, diagnostics.json)")
-    add_task_flags(p)
-    add_generation_flags(p)
-    p.set_defaults(handler=run)
+    p = commands.add_parser("train", help="train a model of any task (default: the main job)",
+                            description="Train a model. With no task: a 2-layer character LSTM "
+                            "on the built-in Shakespeare plays (the main job).")
+    tasks = p.add_subparsers(dest="task", metavar="TASK", title="tasks")
+    for task in TASKS.values():
+        sub = tasks.add_parser(task.name, help=task.help, description=task.help,
+                               argument_default=argparse.SUPPRESS)
+        add_common_train_flags(sub, task.cells)
+        task.add_train_flags(sub)
+        _show_defaults(sub, task.defaults)
+        sub.owners = owners
+        sub.set_defaults(handler=run, parser=sub)
 
 
-def _settings(args: argparse.Namespace) -> dict:
-    return {k: (getattr(args, k) if getattr(args, k, None) is not None else v)
-            for k, v in DEFAULTS.items()}
+def _show_defaults(p: argparse.ArgumentParser, defaults: dict) -> None:
+    for action in p._actions:
+        value = defaults.get(action.dest)
+        if action.help and value is not None and not isinstance(value, bool):
+            action.help += f" ({value})"
+
+
+# Flags no task takes, with the reason.
+REASONS = {"--bidirectional": "a language model must be causal, so it cannot be bidirectional: "
+                              "the backward direction would read the very characters it has to "
+                              "predict; classify and tag read both ways unless --unidirectional"}
+
+
+def owners(flags: list[str]) -> str:
+    """The train subcommands that take ``flags`` (or why none does), as a phrase."""
+    reasons = [REASONS[f] for f in flags if f in REASONS]
+    if reasons:
+        return "; ".join(reasons)
+    parsers = _subparsers()
+    found = [name for name, parser in parsers.items()
+             if any(f in parser._option_string_actions for f in flags)]
+    return f"it is a flag of rnnkit train {', '.join(found)}" if found else ""
+
+
+def _subparsers() -> dict[str, argparse.ArgumentParser]:
+    root = Parser(prog="rnnkit")
+    add_parser(root.add_subparsers())
+    train = root._subparsers._group_actions[0].choices["train"]
+    return dict(train._subparsers._group_actions[0].choices)
+
+
+def settings(task, given: dict) -> dict:
+    """The run's settings: the flags given, else the task's defaults (``--steps`` and
+    ``--epochs`` exclude each other, so the one given replaces the default of the other)."""
+    s = {**task.defaults, **given}
+    for flag, other in (("steps", "epochs"), ("epochs", "steps")):
+        if flag in given:
+            s.pop(other, None)
+    return s
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.resume is not None:
-        return _resume(args)
-    if args.task in GENERATION_TASKS:
-        return run_generation_task(args)
-    if args.task != "lm":
-        return run_task(args)
-    refuse_task_flags(args)
-    refuse_generation_flags(args, "lm")
-    s = _settings(args)
-    if args.bidirectional:
-        raise RnnkitError("a language model must be causal, so it cannot be bidirectional: "
-                          "the backward direction would read the very characters it has to "
-                          "predict")
-    out = Path(args.out or f"runs/{s['cell']}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if out.exists() and not out.is_dir():
-        raise RnnkitError(f"--out '{out}' is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
-        raise RnnkitError(f"run folder '{out}' already exists; use --resume {out} to continue "
-                          "it or --overwrite to replace it")
-    level = args.level or ("word" if s["data"] == PTB else "char")
-    data = LMDataConfig(s["data"], s["seq_len"], s["batch_size"], s["val_fraction"],
-                        checkpoint_every=s["checkpoint_every"], level=level,
-                        max_vocab=args.max_vocab or 0)
-    train = train_config(args, s, steps=s["steps"], eval_every=s["eval_every"])
-    overrides = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
-                     num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"],
-                     positional=s["positional"])
-    _note_stateless(s["cell"], args.diagnose_every)
-    result = train_lm(out, data, None, train, progress=not args.no_progress,
-                      model_overrides=overrides, epochs=args.epochs,
-                      diagnose_every=args.diagnose_every)
-    return _report(result)
+    task = TASKS[args.task]
+    given = {k: v for k, v in vars(args).items() if k not in ("handler", "parser", "task",
+                                                              "command")}
+    if "resume" in given:
+        return _resume(task, given)
+    s = settings(task, given)
+    spec = task.spec(s)
+    out = check_new_run_folder(Path(given["out"]) if "out" in given else task.default_out(s),
+                               bool(given.get("overwrite")))
+    result = train_run(task, out, spec, progress=not given.get("no_progress"),
+                       checkpoint_every=given.get("checkpoint_every", task.checkpoint_every),
+                       diagnose_every=given.get("diagnose_every"))
+    return task.report(result, spec)
 
 
-# What --resume accepts beside the run folder: the length, and how the run reports and saves.
-RESUME_FLAGS = ("command", "handler", "resume", "task", "steps", "no_progress",
-                "diagnose_every", "checkpoint_every", "classifier")
-
-
-def _resume(args: argparse.Namespace) -> int:
+def _resume(task, given: dict) -> int:
     """Continue any run from its checkpoint, with its own data, model and settings."""
-    fixed = [f"--{k.replace('_', '-')}" for k, v in vars(args).items()
-             if v is not None and k not in RESUME_FLAGS]
+    fixed = [f"--{k.replace('_', '-')}" for k in given if k not in RESUME_FLAGS]
     if fixed:
         raise RnnkitError(f"--resume continues a run with its own settings; drop {', '.join(fixed)}"
                           " (only --steps may change)")
-    saved = read_run_config(args.resume)
-    task = saved["task"]
-    if args.task not in ("lm", task):
-        raise RnnkitError(f"'{args.resume}' is a {task!r} run, not --task {args.task}")
-    train = from_saved(TrainConfig, saved, "train", args.resume,
-                       betas=tuple(saved.get("train", {}).get("betas", TrainConfig.betas)),
-                       **({} if args.steps is None else {"steps": args.steps}))
-    if task in GENERATION_TASKS:
-        return resume_generation(args, saved, train)
-    if task != "lm":
-        return resume_task(args, saved, train)
-    data = from_saved(LMDataConfig, saved, "data", args.resume,
-                      **({} if args.checkpoint_every is None else
-                         {"checkpoint_every": args.checkpoint_every}))
-    model = from_saved(LMConfig, saved, "model", args.resume)
-    _note_stateless(model.cell, args.diagnose_every)
-    result = train_lm(args.resume, data, model, train, resume=True,
-                      progress=not args.no_progress, diagnose_every=args.diagnose_every)
-    return _report(result)
-
-
-def _note_stateless(cell: str, diagnose_every: int | None) -> None:
-    """One stderr line saying what --diagnose-every measures for a cell without a state."""
-    if diagnose_every is not None and cell in STATELESS:
-        print(f"rnnkit: note: {stateless_note(cell)}", file=sys.stderr)
-
-
-def _report(result) -> int:
-    minutes, seconds = divmod(result.seconds, 60)
-    print(f"validation: {describe(result.val_loss, result.level)} "
-          f"(loss {result.val_loss:.4f} nats) after {result.steps} steps; "
-          f"{int(minutes)} min {seconds:.0f} s, {result.tokens_per_s:,.0f} tokens/s")
-    if result.test_loss is not None:
-        print(f"test ({TEST_NAMES[result.data]}): {describe(result.test_loss, result.level)} "
-              f"(loss {result.test_loss:.4f} nats)")
-    print(f"run folder: {result.run_dir}")
-    print("sample:")
-    print_sample(result.run_dir, prompt="\n", length=300 if result.level == "char" else 60,
-                 temperature=0.8, seed=0)
-    return 0 if math.isfinite(result.val_loss) else 2
+    run_dir = Path(given["resume"])
+    saved = read_run_config(run_dir)
+    spec = task.resume_spec(saved, run_dir, given.get("steps"))
+    every = given.get("checkpoint_every", saved.get("checkpoint_every", task.checkpoint_every))
+    result = train_run(task, run_dir, spec, saved=saved, progress=not given.get("no_progress"),
+                       checkpoint_every=every, diagnose_every=given.get("diagnose_every"))
+    return task.report(result, spec)

@@ -1,9 +1,6 @@
-"""Inference: sampling, generation and loading trained runs."""
+"""Inference: sampling and generation from a trained model (``rnnkit.load`` loads one)."""
 
 from rnnkit.infer.generate import generate_tokens
-from rnnkit.infer.load import load
-from rnnkit.infer.predict import Prediction, classify, tag
 from rnnkit.infer.sampling import SamplingConfig, filter_logits, sample_next
 
-__all__ = ["load", "generate_tokens", "SamplingConfig", "filter_logits", "sample_next",
-           "Prediction", "classify", "tag"]
+__all__ = ["generate_tokens", "SamplingConfig", "filter_logits", "sample_next"]

@@ -24,7 +24,6 @@ never trained on, and ``params_finite`` lets the caller refuse to save one.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict
 from typing import Callable, Iterable, Iterator
 
@@ -35,65 +34,13 @@ from tqdm.auto import tqdm
 from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
 from rnnkit.train.config import TrainConfig
-from rnnkit.train.metrics import LN2, MetricsLog
+from rnnkit.train.metrics import MetricsLog
+from rnnkit.train.optim import clip_gradients, make_optimizer
+from rnnkit.train.progress import (Window, bpc_postfix, figure_postfix, loss_postfix,
+                                   ppl_postfix)
 from rnnkit.train.rng import rng_state, seed_everything, set_rng_state
 from rnnkit.train.schedule import warmup_cosine
-
-State = Tensor | tuple | list | None  # a model's recurrent state, possibly nested
-
-
-def map_state(state: State, fn: Callable[[Tensor], Tensor]) -> State:
-    """Apply ``fn`` to every tensor of a (nested tuple/list) state, keeping its structure."""
-    if state is None:
-        return None
-    if isinstance(state, Tensor):
-        return fn(state)
-    if isinstance(state, tuple) and hasattr(state, "_fields"):  # namedtuple
-        return type(state)(*(map_state(s, fn) for s in state))
-    if isinstance(state, (tuple, list)):
-        return type(state)(map_state(s, fn) for s in state)
-    raise TypeError(f"recurrent state must be a Tensor or a tuple/list of them, got {type(state)}")
-
-
-def detach_state(state: State) -> State:
-    """Cut the autograd history of a carried state: truncated BPTT's window boundary."""
-    return map_state(state, Tensor.detach)
-
-
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """AdamW (or plain SGD, ``config.optimizer``) with weight decay on weights with
-    ``ndim >= 2`` only.
-
-    Matrices (input/recurrent projections, embeddings, output layer) are decayed; biases and
-    norm gains (``ndim < 2``) are not, since shrinking them towards 0 only shifts activations
-    (the nanoGPT/minGPT rule). AdamW's decay is decoupled; SGD's is an L2 term.
-    """
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-    ]
-    groups = [g for g in groups if g["params"]]
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr)
-    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)
-
-
-def clip_gradients(params: list[Tensor], clip_norm: float | None) -> tuple[float, bool]:
-    """Global L2 norm of the gradients before clipping, and whether clipping fired.
-
-    ``||g|| = sqrt(sum_p ||g_p||^2)``; when ``clip_norm`` is set and ``||g|| > clip_norm`` every
-    gradient is scaled by ``clip_norm / ||g||`` (Pascanu et al. 2013, "On the difficulty of
-    training recurrent neural networks", sec. 3.2).
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return 0.0, False
-    if clip_norm is None:
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-        return float(norm), False
-    norm = float(torch.nn.utils.clip_grad_norm_(params, clip_norm))
-    return norm, norm > clip_norm
+from rnnkit.train.state import State, detach_state, map_state
 
 
 def evaluate_loss(
@@ -134,33 +81,6 @@ def _forward(model: nn.Module, batch: Batch, inputs: Tensor, state: State) -> tu
     if lengths is None:
         return model(inputs, state)
     return model(inputs, state, lengths=lengths)
-
-
-def loss_postfix(train: dict, evaluation: dict | None) -> dict[str, str]:
-    """Progress-bar fields: smoothed loss, tokens/s, and the last validation loss."""
-    fields = {"loss": f"{train['loss_avg']:.3f}", "tok/s": f"{train['tokens_per_s']:,.0f}"}
-    if evaluation is not None:
-        fields["val"] = f"{evaluation['loss']:.3f}"
-    return fields
-
-
-def figure_postfix(name: str, figure: Callable[[float], str]):
-    """Progress-bar fields of a language model: loss, ``name`` (``figure`` of the smoothed loss
-    in nats), tokens/s, and ``val_<name>`` of the last validation loss."""
-
-    def postfix(train: dict, evaluation: dict | None) -> dict[str, str]:
-        fields = {"loss": f"{train['loss_avg']:.3f}", name: figure(train["loss_avg"]),
-                  "tok/s": f"{train['tokens_per_s']:,.0f}"}
-        if evaluation is not None:
-            fields[f"val_{name}"] = figure(evaluation["loss"])
-        return fields
-
-    return postfix
-
-
-# a character LM's bits per character (loss / ln 2); a word LM's perplexity (exp loss)
-bpc_postfix = figure_postfix("bpc", lambda loss: f"{loss / LN2:.3f}")
-ppl_postfix = figure_postfix("ppl", lambda loss: f"{math.exp(min(loss, 50.0)):.1f}")
 
 
 class Trainer:
@@ -277,7 +197,7 @@ class Trainer:
         """
         cfg = self.config
         bar = tqdm(total=cfg.steps, initial=self.step, unit="step", disable=not progress)
-        window = _Window()
+        window = Window()
         last_eval: dict | None = None
         source = self._cycle(batches)
         try:
@@ -291,7 +211,7 @@ class Trainer:
                     if log is not None:
                         log.write(record)
                     bar.set_postfix(postfix(record, last_eval), refresh=False)
-                    window = _Window()
+                    window = Window()
                 if on_step is not None:
                     on_step(metrics)
                 if probe is not None and not metrics["skipped"]:
@@ -358,36 +278,6 @@ class Trainer:
         set_rng_state(state["rng"])
 
 
-class _Window:
-    """Running sums over the steps since the last metrics record."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.losses: list[float] = []
-        self.tokens = 0
-        self.steps = 0
-        self.clipped = 0
-        self.grad_norm_max = 0.0
-
-    def add(self, metrics: dict) -> None:
-        self.tokens += metrics["tokens"]
-        self.steps += 1
-        self.clipped += metrics["clipped"]
-        if math.isfinite(metrics["grad_norm"]):  # NaN/Inf steps are counted as bad steps
-            self.grad_norm_max = max(self.grad_norm_max, metrics["grad_norm"])
-        if not metrics["skipped"]:
-            self.losses.append(metrics["loss"])
-
-    def restart(self) -> "_Window":
-        """A fresh window that keeps the step, clipping and largest-norm counts."""
-        window = _Window()
-        window.steps, window.clipped = self.steps, self.clipped
-        window.grad_norm_max = self.grad_norm_max
-        return window
-
-    def summary(self) -> dict:
-        elapsed = max(time.perf_counter() - self.start, 1e-9)
-        loss_avg = sum(self.losses) / len(self.losses) if self.losses else math.nan
-        return {"loss_avg": loss_avg, "tokens_per_s": self.tokens / elapsed,
-                "window_steps": self.steps, "clipped_steps": self.clipped,
-                "grad_norm_max": self.grad_norm_max}
+__all__ = ["Trainer", "evaluate_loss", "autocast", "State", "map_state", "detach_state",
+           "make_optimizer", "clip_gradients", "loss_postfix", "figure_postfix", "bpc_postfix",
+           "ppl_postfix"]

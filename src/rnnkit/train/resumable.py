@@ -1,5 +1,5 @@
-"""Checkpointed, resumable training over :class:`~rnnkit.data.padded.PaddedBatches`: what the
-classify/tag, seq2seq and conditional-generation jobs share once their data and model exist.
+"""Checkpointed, resumable training: what every run shares once its data and model exist
+(:mod:`rnnkit.train.run` drives it).
 
 A checkpoint is the weights plus ``{**trainer.state_dict(), "data": batches.state_dict()}``
 (optimizer moments, step, RNG, and where the current pass over the batches stands), written
@@ -19,26 +19,11 @@ from typing import Callable
 from torch import nn
 
 from rnnkit.data.padded import PaddedBatches
-from rnnkit.data.text import atomic_write
 from rnnkit.errors import RnnkitError
 from rnnkit.train.checkpoint import (load_checkpoint_meta, load_model_weights,
                                      load_trainer_state, params_finite, save_checkpoint)
 from rnnkit.train.loop import Trainer
-
-
-def write_json(path: Path, obj) -> None:
-    """Write a run's JSON file atomically (readable UTF-8, indented)."""
-    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False),
-                                                  encoding="utf-8"))
-
-
-def from_saved(config_class, saved: dict, key: str, run_dir, **changes):
-    """``config_class`` built from the run's ``config.json`` entry ``saved[key]`` (with
-    ``changes``), or one line saying the run was saved by another version."""
-    try:
-        return config_class(**{**saved[key], **changes})
-    except (TypeError, KeyError) as e:
-        raise RnnkitError(f"'{run_dir}/config.json' does not fit this version ({e})") from None
+from rnnkit.train.run_folder import CONFIG_FILE, METRICS_FILE, write_json
 
 
 def saved_settings(saved_model: dict, derived: tuple[str, ...]) -> dict:
@@ -67,20 +52,22 @@ def restore(run_dir: Path, model: nn.Module, meta: dict, trainer: Trainer,
 
 
 def start_run(run_dir: Path, saved: dict | None, config: dict, meta: dict, model: nn.Module,
-              trainer: Trainer, batches) -> None:
+              trainer: Trainer, batches, files: dict) -> None:
     """Continue the saved run (``saved``: its config.json) or start a fresh run folder.
 
     Resuming restores weights, trainer and batch position and keeps the saved config but for
-    its ``train`` entry (``--steps`` may have grown); a fresh run writes ``config`` and drops
-    an old metrics log.
+    its ``train`` entry (``--steps`` may have grown); a fresh run writes ``config`` and the
+    task's ``files`` (name -> JSON object), and drops an old metrics log.
     """
     if saved is not None:
         restore(run_dir, model, meta, trainer, batches)
-        write_json(run_dir / "config.json", {**saved, "train": config["train"]})
+        write_json(run_dir / CONFIG_FILE, {**saved, "train": config["train"]})
         return
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "config.json", config)
-    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+    write_json(run_dir / CONFIG_FILE, config)
+    for name, obj in files.items():
+        write_json(run_dir / name, obj)
+    (run_dir / METRICS_FILE).unlink(missing_ok=True)
 
 
 def fit_with_checkpoints(run_dir: Path, model: nn.Module, trainer: Trainer, batches,

@@ -66,3 +66,9 @@ def warmup_cosine(
     """
     factor = _WarmupCosine(warmup_steps, total_steps, min_lr_ratio)
     return LambdaLR(optimizer, factor, last_epoch=start_step - 1)
+
+
+def inverse_sigmoid(step: int, k: float) -> float:
+    """Scheduled sampling's decay (Bengio et al. 2015, sec. 2.4): the chance of feeding the true
+    symbol at update ``step`` is ``k / (k + exp(step / k))``."""
+    return k / (k + math.exp(min(step / k, 700.0)))

@@ -99,7 +99,7 @@ def read_task_dataset(config: TaskDataConfig) -> Dataset:
     wanted = TASK_OF_KIND[dataset.kind]
     if wanted != config.task:
         raise RnnkitError(f"{config.data} holds {dataset.kind} examples, which is a {wanted!r} "
-                          f"task; use --task {wanted}")
+                          f"task; use rnnkit train {wanted}")
     return dataset
 
 
@@ -111,11 +111,12 @@ def prepare(config: TaskDataConfig) -> TaskData:
     """Load, split off validation, fit the codec on what remains, encode."""
     dataset = read_task_dataset(config)
     train, val = dataset.train, Split((), ())
+    tagged = dataset.kind == "tagged"
     if config.val_fraction:
-        if config.task == "classify":
+        if not tagged:           # one label per example: a stratified cut
             kept, held = stratified_indices(train.targets, config.val_fraction,
                                             seed=config.split_seed)
-        else:
+        else:                    # tagged sentences: a seeded random cut
             order = list(range(len(train)))
             random.Random(config.split_seed).shuffle(order)
             n = max(1, round(len(order) * config.val_fraction))
@@ -125,7 +126,7 @@ def prepare(config: TaskDataConfig) -> TaskData:
                       dataset.test_indices)
     codec = fit_codec(config, dataset)
     # the label set comes from the whole training part, so the validation cut has no new label
-    full = (t for ts in read_labels(dataset.train, val) for t in ts) if config.task == "tag" \
+    full = (t for ts in read_labels(dataset.train, val) for t in ts) if tagged \
         else dataset.train.targets + val.targets
     codec = dataclasses.replace(codec, labels=LabelSet.build(full))
     if isinstance(codec, SeriesCodec) and any(len(x) > config.max_len for x in val.inputs):

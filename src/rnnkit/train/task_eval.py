@@ -16,30 +16,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from rnnkit.data.codec import UNSEEN, Codec, TagCodec, codec_from_dict
+from rnnkit.data.codec import UNSEEN, Codec, TagCodec
 from rnnkit.data.datasets import Split, read_file, warn
 from rnnkit.data.padded import pad_batch
 from rnnkit.errors import RnnkitError
-from rnnkit.train.checkpoint import load_checkpoint_meta, load_model_weights
 from rnnkit.train.classification_metrics import classification_report, plot_confusion
-from rnnkit.train.lm_job import read_run_config
+from rnnkit.train.run_folder import write_json
 from rnnkit.train.task_data import TaskDataConfig, encode_split, read_task_dataset
-from rnnkit.train.resumable import write_json
-from rnnkit.train.task_job import model_from_config
 
 EVALUATION_FILE = "evaluation.json"
 CONFUSION_FILE = "confusion_matrix.png"
-
-
-def load_task_model(run_dir: str | Path) -> tuple[nn.Module, Codec, dict]:
-    """(model in eval mode, codec, meta) of a classification or tagging run folder."""
-    meta = load_checkpoint_meta(run_dir)
-    if meta.get("task") not in ("classify", "tag"):
-        raise RnnkitError(f"'{run_dir}' holds a {meta.get('task')!r} model, not a classifier "
-                          "or tagger")
-    model = model_from_config(meta["task"], meta["model"])
-    load_model_weights(run_dir, model)
-    return model.eval(), codec_from_dict(meta["codec"]), meta
 
 
 def predict_logits(model: nn.Module, inputs: list[Tensor], batch_size: int = 64) -> list[Tensor]:
@@ -70,12 +56,12 @@ def evaluation_split(config: dict, data_file: str | None) -> tuple[str, Split]:
     return data_file, split
 
 
-def evaluate_task(run_dir: str | Path, data_file: str | None = None) -> dict:
-    """Scores of a run on its test split (or ``data_file``); writes evaluation.json and the
-    confusion-matrix PNG into the run folder and returns the report."""
+def evaluate_task(run_dir: str | Path, model: nn.Module, codec: Codec, config: dict,
+                  data_file: str | None = None) -> dict:
+    """Scores of a trained ``model`` (in eval mode) on its run's test split (or ``data_file``);
+    writes evaluation.json and the confusion-matrix PNG into the run folder and returns the
+    report."""
     run_dir = Path(run_dir)
-    config = read_run_config(run_dir)
-    model, codec, _ = load_task_model(run_dir)
     where, split = evaluation_split(config, data_file)
     inputs, targets = encode_split(codec, split, what=f"'{where}'")
     logits = predict_logits(model, inputs)

@@ -24,20 +24,21 @@ import torch
 from rnnkit.data.padded import PaddedBatches
 from rnnkit.errors import RnnkitError
 from rnnkit.infer.conditional import sample_conditional
-from rnnkit.infer.load import load
-from rnnkit.infer.predict import classify
 from rnnkit.infer.sampling import SamplingConfig
 from rnnkit.infer.stopping import GenerationLimits
-from rnnkit.train.condgen_job import CondGenDataConfig, encode_pairs, prepare, seq_loss
-from rnnkit.train.lm_job import read_run_config
 from rnnkit.train.loop import evaluate_loss
+from rnnkit.train.losses import seq_loss
 
 
 def _rnnkit_classifier(run: Path):
+    from rnnkit.tasks.loading import load
+    from rnnkit.tasks.registry import TASKS
     model, codec = load(run)
+    if not hasattr(codec, "labels"):
+        raise RnnkitError(f"--classifier '{run}' is not a classifier run")
 
     def predict(texts: list[str]) -> list[str]:
-        return [p.label for p in classify(model, codec, texts)]
+        return [p["label"] for p in TASKS["classify"].predict(model, codec, texts)]
     return predict, f"rnnkit classifier run {run}", set(codec.labels.labels)
 
 
@@ -58,12 +59,12 @@ def _ngram_classifier(texts, labels):
         "char 1-4-gram TF-IDF + logistic regression", set(labels)
 
 
-def evaluate_condgen(run: str | Path, model, codec, *, per_condition: int = 100, seed: int = 0,
+def evaluate_condgen(data, model, codec, *, per_condition: int = 100, seed: int = 0,
                      classifier: str | Path | None = None, max_length: int = 32) -> dict:
-    """NLL on test, novelty and classifier agreement of a trained conditional generator."""
+    """NLL on test, novelty and classifier agreement of a trained conditional generator on its
+    prepared data (``rnnkit.tasks.condgen.prepare``)."""
+    from rnnkit.tasks.condgen import encode_pairs
     symbols, conditions = codec
-    config = read_run_config(run)
-    data = prepare(CondGenDataConfig(**config["data"]))
     test = PaddedBatches(*encode_pairs(symbols, data.conditions, data.test), 256, shuffle=False)
     nll = evaluate_loss(model, seq_loss, test)
     torch.manual_seed(seed)
@@ -97,3 +98,14 @@ def evaluate_condgen(run: str | Path, model, codec, *, per_condition: int = 100,
     real_accuracy = float(np.mean([g == c for g, c in zip(real, data.test.targets)]))
     return {**figures, "agreement": agreement, "classifier": name,
             "classifier_test_accuracy": real_accuracy}
+
+
+def summary(figures: dict) -> str:
+    """A conditional generator's test figures in one line."""
+    line = (f"test NLL {figures['test_nll']:.4f} nats per symbol; {figures['samples']} "
+            f"samples: {100 * figures['novel']:.1f}% new")
+    if figures["agreement"] is not None:
+        line += (f", {100 * figures['agreement']:.1f}% classified as the asked condition "
+                 f"({figures['classifier']}; on real test names "
+                 f"{100 * figures['classifier_test_accuracy']:.1f}%)")
+    return line

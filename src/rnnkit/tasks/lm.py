@@ -1,0 +1,194 @@
+"""Language modelling (many-to-many aligned: next-token prediction), the main job.
+
+    text -> tokenizer (characters, or words with <eos> at line breaks) -> one stream
+      -> truncated BPTT windows of ``seq_len`` tokens over ``batch_size`` lanes
+         (the state carried across windows, detached: Williams & Peng 1990)
+      -> LanguageModel (embedding -> any encoder -> softmax over the vocabulary)
+
+Figures: bits per character (``loss / ln 2``) for characters, perplexity (``exp loss``) for
+words, on the validation tail and, for a built-in text, on its test part
+(:mod:`rnnkit.data.lm_corpus`). ``predict`` continues prompts (:mod:`rnnkit.tasks.lm_use`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnkit.data import StreamBatcher, eval_windows
+from rnnkit.data.lm_corpus import BUILTIN, PTB, read_corpus, read_test_text, split_text
+from rnnkit.data.tokenizers import LEVELS, Tokenizer, build_tokenizer, tokenizer_from_dict
+from rnnkit.errors import RnnkitError
+from rnnkit.models import LanguageModel, LMConfig
+from rnnkit.tasks import lm_use
+from rnnkit.tasks.base import Task, epochs_of, model_error, train_config
+from rnnkit.tasks.flags import add_diagnose_flag, add_positional_flag, positive_int
+from rnnkit.train.loop import bpc_postfix, evaluate_loss, ppl_postfix
+from rnnkit.train.losses import lm_loss
+from rnnkit.train.metrics import LN2, MetricsLog
+from rnnkit.train.run import RunResult, RunSetup, RunSpec
+from rnnkit.train.run_folder import METRICS_FILE
+
+TOKENIZER_FILE = "tokenizer.json"
+
+
+@dataclass(frozen=True)
+class LMDataConfig:
+    """Where the text comes from and how it is cut into windows."""
+
+    data: str = BUILTIN          # a UTF-8 text file, builtin:shakespeare or builtin:ptb
+    seq_len: int = 128           # truncated-BPTT window (tokens per backward pass)
+    batch_size: int = 64         # parallel lanes of the stream
+    val_fraction: float = 0.1    # tail held out for validation
+    eval_batch_size: int = 8     # lanes for validation: fewer lanes, fewer cold starts
+    level: str = "char"          # tokens: "char" (any text) or "word" (builtin:ptb is word)
+    max_vocab: int = 0           # word level: keep the most frequent words (0: all)
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise RnnkitError(f"unknown level {self.level!r}; choose one of {', '.join(LEVELS)}")
+        if self.data == PTB and self.level != "word":
+            raise RnnkitError(f"{PTB} is word-level data (Penn Treebank); drop --level char")
+
+
+def lm_figures(loss: float, level: str) -> dict:
+    """A mean loss in nats as the level's figure: bits per character, or word perplexity."""
+    if level == "char":
+        return {"bpc": loss / LN2}
+    return {"ppl": math.exp(min(loss, 700.0))}
+
+
+def describe(loss: float, level: str) -> str:
+    """``2.355 bits per character`` or ``perplexity 108.3`` (one line, for the CLI)."""
+    figure = lm_figures(loss, level)
+    return f"{figure['bpc']:.3f} bits per character" if level == "char" \
+        else f"perplexity {figure['ppl']:.1f}"
+
+
+@dataclass
+class LMData:
+    config: LMDataConfig
+    tokenizer: Tokenizer
+    train_ids: object            # (N,) token ids of the training text
+    val_ids: object              # (M,) of the validation text
+    sha256: str                  # of the whole text: a resume needs the same
+
+
+def eval_lanes(data: LMDataConfig, n_ids: int) -> int:
+    return max(1, min(data.eval_batch_size, n_ids // (data.seq_len + 1)))
+
+
+class LanguageModelTask(Task):
+    name = "lm"
+    help = "language model: next character or word (the main job)"
+    data_class = LMDataConfig
+    derived = ("vocab_size",)
+    checkpoint_every = 250
+    can_diagnose = True
+    can_generate = True
+    # The main job's recipe: a 2-layer LSTM over characters, truncated BPTT, minutes on 2 cores.
+    defaults = dict(data=BUILTIN, cell="lstm", embed=128, hidden=256, layers=2, dropout=0.0,
+                    tie_weights=False, seq_len=128, batch_size=32, steps=2500, lr=6e-3,
+                    clip=1.0, warmup=100, weight_decay=0.01, seed=0, val_fraction=0.1,
+                    eval_every=250, positional="sinusoidal", max_vocab=0)
+
+    def add_train_flags(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--level", choices=LEVELS,
+                       help="char (any text), or word: whitespace-separated words with <eos> at "
+                            "line breaks (builtin:ptb is word-level)")
+        p.add_argument("--max-vocab", type=positive_int, metavar="N",
+                       help="word level: keep the N most frequent words, the rest become <unk>")
+        p.add_argument("--tie-weights", action="store_true",
+                       help="share embedding and output weights (needs --embed == --hidden)")
+        p.add_argument("--seq-len", type=positive_int, metavar="T", help="the TBPTT window")
+        add_positional_flag(p)
+        add_diagnose_flag(p)
+
+    def spec(self, s: dict) -> RunSpec:
+        level = s.get("level") or ("word" if s["data"] == PTB else "char")
+        data = LMDataConfig(s["data"], s["seq_len"], s["batch_size"], s["val_fraction"],
+                            level=level, max_vocab=s["max_vocab"])
+        model = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
+                     num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"],
+                     positional=s["positional"])
+        return RunSpec(data, model, train_config(s), epochs_of(s))
+
+    def default_out(self, s: dict) -> Path:
+        return Path(f"runs/{s['cell']}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+    def prepare(self, data: LMDataConfig) -> LMData:
+        text, val_start = read_corpus(data.data)
+        train_text, val_text = split_text(text, val_start, data.val_fraction)
+        tokenizer = build_tokenizer(data.level, train_text, data.max_vocab)
+        return LMData(data, tokenizer, tokenizer.encode(train_text), tokenizer.encode(val_text),
+                      hashlib.sha256(text.encode("utf-8")).hexdigest())
+
+    def build(self, prepared: LMData, model: dict, spec: RunSpec) -> RunSetup:
+        data, tokenizer = prepared.config, prepared.tokenizer
+        try:
+            config = LMConfig(vocab_size=tokenizer.vocab_size, **model)
+        except TypeError as e:
+            raise model_error("a language model", e) from None
+        net = LanguageModel(config)
+        batcher = StreamBatcher(prepared.train_ids, data.batch_size, data.seq_len)
+        lanes = eval_lanes(data, len(prepared.val_ids))
+        list(eval_windows(prepared.val_ids, lanes, data.seq_len))  # a too-short tail fails now
+
+        def evaluate() -> dict:
+            result = evaluate_loss(net, lm_loss, eval_windows(prepared.val_ids, lanes,
+                                                              data.seq_len))
+            return {**result, **lm_figures(result["loss"], data.level)}
+
+        return RunSetup(
+            net, config, batcher, batcher.windows_per_epoch, lm_loss,
+            meta={"task": self.name, "model": dataclasses.asdict(config), "tokenizer": tokenizer.to_dict()},
+            files={TOKENIZER_FILE: tokenizer.to_dict()},
+            fingerprint={"data_sha256": prepared.sha256}, evaluate=evaluate,
+            postfix=bpc_postfix if data.level == "char" else ppl_postfix,
+            title=f"{config.cell} {data.level}-level language model", bpc=data.level == "char")
+
+    def test(self, run_dir: Path, prepared: LMData, setup: RunSetup, spec: RunSpec,
+             step: int) -> dict | None:
+        data = prepared.config
+        text = read_test_text(data.data)
+        if text is None:
+            return None
+        ids = prepared.tokenizer.encode(text)
+        loss = evaluate_loss(setup.model, lm_loss, eval_windows(
+            ids, eval_lanes(data, len(prepared.val_ids)), data.seq_len))["loss"]
+        figures = {"loss": loss, **lm_figures(loss, data.level)}
+        MetricsLog(run_dir / METRICS_FILE).write({"kind": "test", "step": step, **figures})
+        return {**figures, "data": data.data, "level": data.level}
+
+    def report(self, result: RunResult, spec: RunSpec) -> int:
+        return lm_use.report(result, spec, describe)
+
+    def from_meta(self, meta: dict):
+        try:
+            config = LMConfig(**meta["model"])
+        except (TypeError, KeyError) as e:
+            raise RnnkitError(f"the model config is not one this version knows ({e})") from None
+        return LanguageModel(config), tokenizer_from_dict(meta["tokenizer"])
+
+    add_predict_flags = staticmethod(lm_use.add_predict_flags)
+    predict = staticmethod(lm_use.predict)
+    add_evaluate_flags = staticmethod(lm_use.add_evaluate_flags)
+    add_generate_flags = staticmethod(lm_use.add_generate_flags)
+    add_diagnose_flags = staticmethod(lm_use.add_diagnose_flags)
+
+    def show(self, output: dict) -> str:
+        return output["prompt"] + output["text"]
+
+    def evaluate(self, run_dir: Path, config: dict, options: dict) -> int:
+        return lm_use.evaluate(run_dir, config, options, describe)
+
+    def generate(self, run_dir: Path, options: dict) -> int:
+        return lm_use.generate(run_dir, options)
+
+    def diagnosis_batch(self, run_dir, config, model, codec, batch_size, options):
+        return lm_use.diagnosis_batch(config, model, codec, batch_size, options)
