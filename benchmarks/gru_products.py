@@ -17,7 +17,7 @@ import torch
 
 import rnnkit.nn as rn
 from rnnkit.bench.speed import CONFIGS
-from rnnkit.nn.explicit_common import RecurrentProduct, chunk_steps
+from rnnkit.nn.fast.explicit_common import RecurrentProduct, chunk_steps
 
 
 def products_of_a_step(B: int, T: int, I: int, H: int, L: int):

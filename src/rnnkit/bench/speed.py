@@ -21,9 +21,9 @@ T=1 and its state carried, per step, and records the resident memory the process
 ``--stream-steps`` Streamer steps.
 
 ``--cells`` may also name ``ln_lstm``: the layer-normalised LSTM on rnnkit's explicit path
-(:mod:`rnnkit.nn.explicit_lstm`) against ``torch.nn.LSTM`` without layer norm (the speed bar: the
-same recurrent FLOPs, no normalisation) and against rnnkit's reference loop with layer norm
-(:mod:`rnnkit.bench.extra`). ``--keras`` adds Keras 3's LSTM and GRU on its torch backend
+(:mod:`rnnkit.nn.fast.explicit_lstm`) against ``torch.nn.LSTM`` without layer norm (the speed
+bar: the same recurrent FLOPs, no normalisation) and against rnnkit's reference loop with layer
+norm (:mod:`rnnkit.bench.extra`). ``--keras`` adds Keras 3's LSTM and GRU on its torch backend
 (``pip install keras``; optional, never a dependency of rnnkit).
 
 Usage (``rnnkit bench`` takes the same options)::
@@ -47,7 +47,7 @@ import torch
 from torch import nn
 
 import rnnkit.nn as rn
-from rnnkit.nn import native
+from rnnkit.nn.fast import native
 from rnnkit.errors import RnnkitError
 
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1, "ln_lstm": 4}
@@ -163,7 +163,7 @@ def layer_rows(cell: str, config: BenchConfig, repeats: int, peak: float) -> lis
 
 def path_label(cell: str, path: str) -> str:
     """The path as the table shows it: the GRU's explicit path says whether its time loops ran
-    compiled (:mod:`rnnkit.nn.native`) or in Python."""
+    compiled (:mod:`rnnkit.nn.fast.native`) or in Python."""
     if cell != "gru" or path != "explicit":
         return path
     return "explicit, compiled" if native.gru_loops() is not None else "explicit, Python"

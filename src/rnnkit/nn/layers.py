@@ -10,12 +10,12 @@ batch-first::
 sequence's last real step, and the reversed direction starts at each sequence's own end.
 
 Three paths compute the same numbers: ``"fused"`` runs PyTorch's multi-layer kernel
-(:mod:`rnnkit.nn.fused`) on these parameters; ``"explicit"`` runs each layer and direction as one
-autograd node with a hand-written backward (:mod:`rnnkit.nn.explicit_lstm`,
-:mod:`rnnkit.nn.explicit_gru`, :mod:`rnnkit.nn.explicit_elman`; the GRU and LSTM time loops run
-compiled where :mod:`rnnkit.nn.native` could build them, in Python otherwise); ``"loop"`` runs
-each cell's ``step`` over time (:mod:`rnnkit.nn.recurrence`), the reference. ``"auto"`` picks the
-fastest measured for the cell and device (:func:`auto_path`).
+(:mod:`rnnkit.nn.fast.fused`) on these parameters; ``"explicit"`` runs each layer and direction as
+one autograd node with a hand-written backward (:mod:`rnnkit.nn.fast.explicit_lstm`,
+:mod:`rnnkit.nn.fast.explicit_gru`, :mod:`rnnkit.nn.fast.explicit_elman`; the GRU and LSTM time
+loops run compiled where :mod:`rnnkit.nn.fast.native` could build them, in Python otherwise);
+``"loop"`` runs each cell's ``step`` over time (:mod:`rnnkit.nn.recurrence`), the reference.
+``"auto"`` picks the fastest measured for the cell and device (:func:`auto_path`).
 
 ``layer_norm`` (LSTM, :mod:`rnnkit.nn.ln_lstm`) and ``recurrent_dropout`` (variational dropout:
 one (B, H) mask per layer, direction and batch, drawn at each training forward, on h_{t-1} where
@@ -38,18 +38,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
-from rnnkit.nn import native
 from rnnkit.nn.cell import RecurrentCell, State
 from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
-from rnnkit.nn.explicit_elman import explicit_elman
-from rnnkit.nn.explicit_gru import explicit_gru
-from rnnkit.nn.explicit_lstm import explicit_lstm
-from rnnkit.nn.fused import fused_forward
+from rnnkit.nn.fast import native
+from rnnkit.nn.fast.explicit_elman import explicit_elman
+from rnnkit.nn.fast.explicit_gru import explicit_gru
+from rnnkit.nn.fast.explicit_lstm import explicit_lstm
+from rnnkit.nn.fast.fused import fused_forward
+from rnnkit.nn.fast.projection import project
 from rnnkit.nn.gru import GRUCell
 from rnnkit.nn.ln_lstm import LayerNormLSTMCell
 from rnnkit.nn.lstm import LSTMCell
-from rnnkit.nn.projection import project
 from rnnkit.nn.recurrence import scan
 
 TORCH_MODES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}
@@ -69,7 +69,7 @@ def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True,
     - GRU and Elman RNN on CPU, training: ``"explicit"``. On CPU ``torch.nn.GRU``/``RNN`` run an
       unfused step loop under autograd (about 10 graph nodes and one weight-gradient product per
       step); the explicit Functions record one node per layer and direction, and the GRU's time
-      loops run compiled (:mod:`rnnkit.nn.native`). Measured with ``rnnkit bench`` on this
+      loops run compiled (:mod:`rnnkit.nn.fast.native`). Measured with ``rnnkit bench`` on this
       project's machine (2-core AMD EPYC, torch 2.13, 2 threads, medians of paired ratios,
       training = forward + backward; docs/benchmarks.md), throughput over ``torch.nn``'s at
       B8/T64/I32/H64, B32/T128/I64/H256, B16/T1024/I64/H128 and B64/T256/I128/H512 x2:
@@ -94,7 +94,7 @@ def explicit_scan(cell: RecurrentCell, x: Tensor, state: State, *,
                   recurrent_mask: Tensor | None = None) -> tuple[Tensor, State]:
     """:func:`~rnnkit.nn.recurrence.scan`'s contract, as one autograd node: the input projection
     for all steps is one product under autograd, the time loop and its backward are
-    :class:`~rnnkit.nn.explicit_lstm.ExplicitLSTM` / ``ExplicitGRU`` / ``ExplicitElman``."""
+    :class:`~rnnkit.nn.fast.explicit_lstm.ExplicitLSTM` / ``ExplicitGRU`` / ``ExplicitElman``."""
     kwargs = dict(lengths=lengths, reverse=reverse, recurrent_mask=recurrent_mask)
     if isinstance(cell, GRUCell):                        # b_ih is added inside the loop
         return explicit_gru(project(x, cell.w_ih), state, cell.w_hh, cell.b_hh,

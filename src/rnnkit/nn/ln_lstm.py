@@ -16,7 +16,7 @@ The paper's separate bias b is folded into the two shifts (only their sum matter
 parameters keep ``torch.nn``'s names: ``b_ih`` and ``b_hh`` are the shifts of the two projections
 (b_ih[f] starts at ``forget_bias``), ``gain_ih``, ``gain_hh`` and ``gain_c`` start at 1,
 ``bias_c`` at 0. m is the optional variational dropout mask (:mod:`rnnkit.nn.cell`).
-``torch.nn`` has no such cell; the fast path is :mod:`rnnkit.nn.explicit_lstm`.
+``torch.nn`` has no such cell; the fast path is :mod:`rnnkit.nn.fast.explicit_lstm`.
 
 >>> import torch
 >>> cell = LayerNormLSTMCell(3, 5)
@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.nn.cell import RecurrentCell
-from rnnkit.nn.projection import project
+from rnnkit.nn.fast.projection import project
 
 LN_EPS = 1e-5      # epsilon of every layer normalisation (torch's default)
 

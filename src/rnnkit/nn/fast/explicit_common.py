@@ -1,5 +1,5 @@
-"""What the explicit-BPTT Functions (:mod:`~rnnkit.nn.explicit_gru`,
-:mod:`~rnnkit.nn.explicit_elman`) share: the time-major state buffer, lengths, and chunking.
+"""What the explicit-BPTT Functions (:mod:`~rnnkit.nn.fast.explicit_gru`,
+:mod:`~rnnkit.nn.fast.explicit_elman`) share: the time-major state buffer, lengths, and chunking.
 
 **The state buffer.** Both Functions keep every state of one direction in ONE time-major buffer
 ``hs`` (T+1, B, H): the initial state and the T states after each step. Indexed by time t (never

@@ -1,7 +1,7 @@
 """rnnkit's compiled time loops: built on first use, optional, with the Python loops as fallback.
 
-The explicit-BPTT GRU and LSTM (:mod:`rnnkit.nn.explicit_gru`, :mod:`rnnkit.nn.explicit_lstm`,
-the latter with layer norm and recurrent dropout) run their forward and backward time loops
+The explicit-BPTT GRU and LSTM (:mod:`rnnkit.nn.fast.explicit_gru`,
+:mod:`rnnkit.nn.fast.explicit_lstm`, the latter with layer norm and recurrent dropout) run their forward and backward time loops
 either in Python, one torch op at a time, or in ``csrc/gru_loops.cpp`` / ``csrc/lstm_loops.cpp``,
 which fuse each step's elementwise work (and the layer norms) into one vectorised pass split over
 the batch (docs/benchmarks.md has what that gains). Each file is compiled with

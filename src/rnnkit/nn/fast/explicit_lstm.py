@@ -2,12 +2,12 @@
 2016, section 3.1) and variational recurrent dropout (Gal & Ghahramani 2016), neither of which
 ``torch.nn.LSTM`` offers.
 
-The design of :mod:`rnnkit.nn.explicit_gru`: ONE autograd node per layer and direction, the
+The design of :mod:`rnnkit.nn.fast.explicit_gru`: ONE autograd node per layer and direction, the
 forward loop under no_grad into preallocated time-major buffers, the backward loop at eight ops
 per step (five without layer norm), everything that does not depend on the carried gradients
 computed for whole chunks of time around the loop, and dW_hh as one matrix product per chunk.
 The loops also run compiled (``csrc/lstm_loops.cpp``, driven by
-:mod:`rnnkit.nn.explicit_lstm_compiled`) whenever :mod:`rnnkit.nn.native` built them; the
+:mod:`rnnkit.nn.fast.explicit_lstm_compiled`) whenever :mod:`rnnkit.nn.fast.native` built them; the
 Python loops here are then the reference the tests tie them to.
 
 Forward, per step (gate order i, f, g, o; :mod:`rnnkit.nn.lstm`, :mod:`rnnkit.nn.ln_lstm`), with
@@ -58,12 +58,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnkit.nn import native
-from rnnkit.nn.explicit_common import (RecurrentProduct, chunks, final_state, finish_forward,
+from rnnkit.nn.fast import native
+from rnnkit.nn.fast.explicit_common import (RecurrentProduct, chunks, final_state, finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
                                        outputs_view, previous_view, state_grads, time_order,
                                        under_autocast, valid_steps)
-from rnnkit.nn.explicit_lstm_compiled import compiled_backward, compiled_forward
+from rnnkit.nn.fast.explicit_lstm_compiled import compiled_backward, compiled_forward
 from rnnkit.nn.ln_lstm import LN_EPS
 
 
