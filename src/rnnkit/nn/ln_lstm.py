@@ -34,7 +34,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.nn.cell import RecurrentCell
-from rnnkit.nn.fast.projection import project
 
 LN_EPS = 1e-5      # epsilon of every layer normalisation (torch's default)
 
@@ -75,8 +74,11 @@ class LayerNormLSTMCell(RecurrentCell):
 
     def project_input(self, x: Tensor) -> Tensor:
         """LN(x @ w_ih.T; gain_ih, b_ih): (..., I) -> (..., 4H), all timesteps at once."""
-        return F.layer_norm(project(x, self.w_ih), (4 * self.hidden_size,), self.gain_ih,
-                            self.b_ih, LN_EPS)
+        return self.normalise_input(F.linear(x, self.w_ih))
+
+    def normalise_input(self, xw: Tensor) -> Tensor:
+        """LN(xw; gain_ih, b_ih) of the input product xw = x @ w_ih.T: (..., 4H) -> (..., 4H)."""
+        return F.layer_norm(xw, (4 * self.hidden_size,), self.gain_ih, self.b_ih, LN_EPS)
 
     def project_hidden(self, h: Tensor, recurrent_mask: Tensor | None = None) -> Tensor:
         """LN((m * h) @ w_hh.T; gain_hh, b_hh): (B, H) -> (B, 4H)."""
