@@ -32,6 +32,7 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
+from rnnkit.nn.fast import onednn
 from rnnkit.nn.recurrence import valid_mask
 
 # Bytes of per-step temporaries a backward pass materialises at once; more steps than fit are
@@ -79,20 +80,19 @@ class RecurrentProduct:
     """``acc += h @ weight.T`` for one fixed weight (rows, cols) and a batch of B rows, per step.
 
     Small products run ``addmm_`` on a contiguous copy of ``weight.T`` (an untransposed operand
-    is up to 2x faster at small sizes). From :data:`PACKED_MIN_WEIGHT` weight elements, on
-    float32 CPU tensors with oneDNN available, the weight is reordered once into oneDNN's blocked
-    layout and each step runs oneDNN's prepacked linear, whose result is copied into ``acc``.
-    These two ops (``torch.ops.mkldnn._reorder_linear_weight`` / ``_linear_pointwise``) are
-    torch-internal, the ones inductor's CPU weight freezing uses; the tests run both branches.
+    is the faster one at small sizes). From :data:`PACKED_MIN_WEIGHT` weight elements, on
+    float32 CPU tensors, the weight is reordered once into oneDNN's blocked layout and each step
+    runs oneDNN's prepacked linear, whose result is copied into ``acc``; where those
+    torch-internal ops are missing, ``addmm_`` again (:mod:`~rnnkit.nn.fast.onednn`). The tests
+    run both branches.
     """
 
     def __init__(self, weight: Tensor, batch: int) -> None:
         rows, cols = weight.shape
         self.packed = (weight.device.type == "cpu" and weight.dtype == torch.float32
-                       and torch.backends.mkldnn.is_available()
-                       and rows * cols >= PACKED_MIN_WEIGHT)
+                       and rows * cols >= PACKED_MIN_WEIGHT and onednn.available())
         if self.packed:
-            self.weight = torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), batch)
+            self.weight = onednn.pack(weight, batch)
         else:
             self.weight = weight.t().contiguous()        # (cols, rows)
 
@@ -100,15 +100,13 @@ class RecurrentProduct:
         """acc (B, rows) += h (B, cols) @ weight.T, in place; returns acc."""
         if not self.packed:
             return acc.addmm_(h, self.weight)
-        return acc.copy_(torch.ops.mkldnn._linear_pointwise.binary(
-            h, acc, self.weight, None, "add"))
+        return acc.copy_(onednn.linear_add(acc, h, self.weight))
 
     def into(self, out: Tensor, h: Tensor) -> Tensor:
         """out (B, rows) = h (B, cols) @ weight.T, overwriting ``out``; returns out."""
         if not self.packed:
             return torch.mm(h, self.weight, out=out)
-        return out.copy_(torch.ops.mkldnn._linear_pointwise(h, self.weight, None, "none", [],
-                                                            ""))
+        return out.copy_(onednn.linear(h, self.weight))
 
     def masked(self, acc: Tensor, h: Tensor, mask: Tensor | None, scratch: Tensor) -> Tensor:
         """acc += mask * (h @ weight.T), through ``scratch`` (B, rows); plain ``acc += h @

@@ -25,6 +25,8 @@ from types import ModuleType
 
 import torch
 
+from rnnkit.errors import first_line
+
 SOURCES = {kind: Path(__file__).with_name("csrc") / f"{kind}_loops.cpp"
            for kind in ("gru", "lstm")}
 COMMON = Path(__file__).with_name("csrc") / "loops_common.h"     # included by both
@@ -104,11 +106,6 @@ def build(kind: str = "gru", *, verbose: bool = False) -> ModuleType:
                               verbose=verbose)
 
 
-def _first_line(error: Exception) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def loops(kind: str) -> ModuleType | None:
     """One kind's compiled loops, or None when turned off or unavailable (said once on
     stderr)."""
@@ -118,8 +115,8 @@ def loops(kind: str) -> ModuleType | None:
         try:
             _builds[kind] = {"module": build(kind), "error": None}
         except Exception as error:  # noqa: BLE001 - any build failure means: use Python loops
-            _builds[kind] = {"module": None, "error": _first_line(error)}
-            print(f"rnnkit: compiled {kind.upper()} loops unavailable ({_first_line(error)}); "
+            _builds[kind] = {"module": None, "error": first_line(error)}
+            print(f"rnnkit: compiled {kind.upper()} loops unavailable ({first_line(error)}); "
                   "using the Python loops (same results, slower)", file=sys.stderr)
     return _builds[kind]["module"]
 
@@ -160,7 +157,7 @@ def main() -> int:
             module = build(kind)
         except Exception as error:  # noqa: BLE001
             print(f"rnnkit: could not build the compiled {kind.upper()} loops "
-                  f"({_first_line(error)}); rnnkit will use the Python loops", file=sys.stderr)
+                  f"({first_line(error)}); rnnkit will use the Python loops", file=sys.stderr)
             status = 1
             continue
         print(f"rnnkit: compiled {kind.upper()} loops ready ({capability()}): {module.__file__}")
