@@ -26,7 +26,8 @@ from rnnkit.train.lm_job import (BUILTIN, PTB, TEST_NAMES, LMDataConfig, describ
                                  read_run_config, train_lm)
 from rnnkit.train.resumable import from_saved
 
-# The main job's recipe: a 2-layer LSTM over characters, truncated BPTT, ~7 minutes on 2 cores.
+# The main job's recipe: a 2-layer LSTM over characters, truncated BPTT, sized for minutes on two
+# CPU cores (README: `make demo`).
 DEFAULTS = dict(
     data=BUILTIN, cell="lstm", embed=128, hidden=256, layers=2, dropout=0.0, tie_weights=False,
     seq_len=128, batch_size=32, steps=2500, lr=6e-3, clip=1.0, warmup=100, weight_decay=0.01,

@@ -1,4 +1,4 @@
-"""Rebuild the generators of issue 4 from a checkpoint's metadata (used by :func:`load`).
+"""Rebuild the sequence generators from a checkpoint's metadata (used by :func:`load`).
 
 ``condgen``: (:class:`~rnnkit.models.conditional.ConditionalGenerator`,
 ``(SymbolCodec, conditions tuple)``); ``seq2seq``: (:class:`~rnnkit.models.seq2seq.Seq2Seq` or

@@ -39,12 +39,9 @@ from rnnkit.nn.recurrence import valid_mask
 # processed in chunks of time, so the temporaries stay in cache and memory stays bounded.
 CHUNK_BYTES = 2 * 2**20
 
-# From this many weight elements (1 MiB in float32), on float32 CPU tensors, oneDNN's prepacked
-# product beats ``addmm_``, which repacks a weight that no longer fits in cache at every step.
-# Measured here (2-core AMD EPYC, torch 2.13: MKL 2024.2, oneDNN 3.12), microseconds per step at
-# 2 threads, addmm_ / prepacked (result copied into the buffer): B=32, W 768x256: 106 / 131;
-# B=64, W 768x256: 281 / 521; B=64, W 512x512: 200 / 188; B=32, W 1536x512: 355 / 263;
-# B=64, W 1536x512: 758 / 486.
+# From this many weight elements, on float32 CPU tensors, oneDNN's prepacked product beats
+# ``addmm_``, which repacks at every step a weight that no longer fits in cache; below it,
+# ``addmm_`` is the faster (per-step timings of both: docs/benchmarks.md).
 PACKED_MIN_WEIGHT = 2**18
 
 

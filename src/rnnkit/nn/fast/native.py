@@ -1,13 +1,14 @@
 """rnnkit's compiled time loops: built on first use, optional, with the Python loops as fallback.
 
 The explicit-BPTT GRU and LSTM (:mod:`rnnkit.nn.fast.explicit_gru`,
-:mod:`rnnkit.nn.fast.explicit_lstm`, the latter with layer norm and recurrent dropout) run their forward and backward time loops
-either in Python, one torch op at a time, or in ``csrc/gru_loops.cpp`` / ``csrc/lstm_loops.cpp``,
-which fuse each step's elementwise work (and the layer norms) into one vectorised pass split over
-the batch (docs/benchmarks.md has what that gains). Each file is compiled with
+:mod:`rnnkit.nn.fast.explicit_lstm`, the latter with layer norm and recurrent dropout) run their
+forward and backward time loops either in Python, one torch op at a time, or in
+``csrc/gru_loops.cpp`` / ``csrc/lstm_loops.cpp``, which fuse each step's elementwise work (and
+the layer norms) into one vectorised pass split over the batch (docs/benchmarks.md has what that
+gains). Each file is compiled with
 ``torch.utils.cpp_extension.load`` the first time it is needed (a C++ compiler and ``ninja`` are
-required: ``pip install ninja``; about 30 s per file, once per machine, cached under torch's
-extension directory) for this machine's vector width as torch reports it (AVX-512, AVX2 or
+required: ``pip install ninja``; once per machine and source, cached under torch's extension
+directory) for this machine's vector width as torch reports it (AVX-512, AVX2 or
 plain). Where one cannot be built, rnnkit says so once on stderr and runs the Python loops, which
 compute the same numbers.
 
