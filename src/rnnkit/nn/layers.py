@@ -136,12 +136,12 @@ class StackedRecurrent(nn.Module):
         hx = self._state_tuple(state, x)
         path = self.path
         if path == "loop":
-            output, finals = self.forward_layers(x, hx, lengths, scan)
+            output, finals = self.run_layers(x, hx, lengths, scan)
         else:
             output, finals = dispatch.forward(path, self, x, hx, lengths)
         return output, self._from_tuple(finals)
 
-    def forward_layers(self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None,
+    def run_layers(self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None,
                        run_direction) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Layer by layer, each direction by ``run_direction`` (``scan`` for the reference,
         :func:`~rnnkit.nn.fast.dispatch.explicit_scan`), directions concatenated, dropout between

@@ -90,7 +90,7 @@ def forward(path: str, layer: StackedRecurrent, x: Tensor, hx: tuple[Tensor, ...
     """``layer`` on the fast path ``path`` (``"fused"`` or ``"explicit"``): x (B, T, I), hx
     (h0,) or (h0, c0), each (L*D, B, H) -> (output (B, T, D*H), final states in hx's layout)."""
     if path == "explicit":
-        return layer.forward_layers(x, hx, lengths, explicit_scan)
+        return layer.run_layers(x, hx, lengths, explicit_scan)
     config = layer.config
     return fused_forward(config.cell, x, hx, layer.flat_weights(), has_biases=config.bias,
                          num_layers=config.num_layers, dropout=config.dropout,
