@@ -142,7 +142,7 @@ class StackedRecurrent(nn.Module):
         return output, self._from_tuple(finals)
 
     def run_layers(self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None,
-                       run_direction) -> tuple[Tensor, tuple[Tensor, ...]]:
+                   run_direction) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Layer by layer, each direction by ``run_direction`` (``scan`` for the reference,
         :func:`~rnnkit.nn.fast.dispatch.explicit_scan`), directions concatenated, dropout between
         layers; returns (output (B, T, D*H), final states in ``hx``'s layout)."""
