@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	-$(BIN)/pip install -q -c constraints.txt ninja
-	-$(BIN)/python -c 'import rnnkit.nn.native as n; raise SystemExit(n.main())'
+	-$(BIN)/python -c 'import rnnkit.nn.fast.native as n; raise SystemExit(n.main())'
 	touch $(STAMP)
 
 demo: $(STAMP)

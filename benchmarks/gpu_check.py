@@ -25,7 +25,8 @@ from pathlib import Path
 import torch
 
 import rnnkit.nn as rn
-from rnnkit.bench.speed import BenchConfig, compare, machine, torch_module
+from rnnkit.bench.measure import BenchConfig, machine
+from rnnkit.bench.speed import compare, torch_module
 from rnnkit.nn.minimal import MinimalConfig
 from rnnkit.nn.mingru import MinGRU
 

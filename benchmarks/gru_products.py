@@ -16,8 +16,8 @@ import time
 import torch
 
 import rnnkit.nn as rn
-from rnnkit.bench.speed import CONFIGS
-from rnnkit.nn.explicit_common import RecurrentProduct, chunk_steps
+from rnnkit.bench.measure import CONFIGS
+from rnnkit.nn.fast.explicit_common import RecurrentProduct, chunk_steps
 
 
 def products_of_a_step(B: int, T: int, I: int, H: int, L: int):
@@ -62,7 +62,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--configs", default="1,3", help="indices into rnnkit.bench.speed.CONFIGS")
+    parser.add_argument("--configs", default="1,3",
+                        help="indices into rnnkit.bench.measure.CONFIGS")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

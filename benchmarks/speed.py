@@ -1,7 +1,7 @@
 """rnnkit layers against torch.nn in one process: training and inference throughput.
 
-A thin script over :mod:`rnnkit.bench.speed` (the method is in its docstring); ``rnnkit bench``
-runs the same code with the same options.
+A thin script over :mod:`rnnkit.bench.speed` and :mod:`rnnkit.bench.measure` (the method is in
+their docstrings); ``rnnkit bench`` runs the same code with the same options.
 
 Usage::
 
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 
-from rnnkit.bench.extra import keras_rows, ln_lstm_rows                      # noqa: F401
-from rnnkit.bench.speed import (BenchConfig, add_arguments, forward_flops,   # noqa: F401
-                                layer_rows, matmul_peak, run_from_args, streaming_row,
-                                workload_shapes)
+from rnnkit.bench.extra import keras_rows, ln_lstm_rows                          # noqa: F401
+from rnnkit.bench.measure import (BenchConfig, forward_flops, matmul_peak,       # noqa: F401
+                                  workload_shapes)
+from rnnkit.bench.speed import add_arguments, layer_rows, run_from_args, streaming_row  # noqa
 
 
 def main(argv: list[str] | None = None) -> None:

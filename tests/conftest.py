@@ -67,7 +67,7 @@ def _one_torch_thread():
 def compiled_loops_fixture(kind):
     """A fixture turning rnnkit's compiled ``kind`` loops on for one test, skipped where they
     cannot be built here."""
-    from rnnkit.nn import native
+    from rnnkit.nn.fast import native
 
     @pytest.fixture
     def fixture():
@@ -87,7 +87,7 @@ compiled_lstm = compiled_loops_fixture("lstm")
 @pytest.fixture
 def python_loops():
     """rnnkit's compiled loops off for one test: the Python loops run."""
-    from rnnkit.nn import native
+    from rnnkit.nn.fast import native
     native.set_enabled(False)
     yield
     native.set_enabled(None)

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import rnnkit.nn as rn
-import rnnkit.nn.explicit_common as common
-from rnnkit.nn import native
+import rnnkit.nn.fast.explicit_common as common
+from rnnkit.nn.fast import native
 
 B, T, I, H = 3, 5, 4, 3
 LENGTHS = torch.tensor([5, 2, 0])        # a full, a short and an empty sequence

@@ -125,7 +125,7 @@ def test_explicit_scan_matches_the_loop_with_the_same_mask(kind, masked, reverse
 
 def test_explicit_lstm_matches_the_loop_over_chunks_and_packed_products(monkeypatch):
     """Chunked backward (tiny CHUNK_BYTES) and oneDNN's prepacked product (H=256)."""
-    import rnnkit.nn.explicit_common as common
+    import rnnkit.nn.fast.explicit_common as common
     monkeypatch.setattr(common, "CHUNK_BYTES", 1)
     assert_matches_scan("ln_lstm", mask=dropout_mask(2, 8), reverse=False, lengths=None,
                         batch=2, steps=6, hidden=8)

@@ -1,4 +1,4 @@
-"""The compiled GRU loops (rnnkit.nn.native, csrc/gru_loops.cpp) against the Python loops and
+"""The compiled GRU loops (rnnkit.nn.fast.native, csrc/gru_loops.cpp) against the Python loops and
 torch.nn.GRU, float64 gradcheck on both, and the buffer cache both paths allocate from."""
 
 import itertools
@@ -7,9 +7,9 @@ import pytest
 import torch
 
 import rnnkit.nn as rn
-from rnnkit.nn import native
-from rnnkit.nn.buffer_cache import CACHE, BufferCache, _storage_owners, unshared
-from rnnkit.nn.explicit_gru import explicit_gru
+from rnnkit.nn.fast import native
+from rnnkit.nn.fast.buffer_cache import CACHE, BufferCache, _storage_owners, unshared
+from rnnkit.nn.fast.explicit_gru import explicit_gru
 
 
 def gru_inputs(B, T, H, *, dtype, bias, seed):

@@ -1,4 +1,4 @@
-"""The compiled LSTM loops (rnnkit.nn.native, csrc/lstm_loops.cpp) against the Python loops and
+"""The compiled LSTM loops (rnnkit.nn.fast.native, csrc/lstm_loops.cpp) against the Python loops and
 torch.nn.LSTM, and float64 gradcheck with layer norm, lengths, recurrent dropout and both
 directions."""
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import rnnkit.nn as rn
-from rnnkit.nn import native
-from rnnkit.nn.explicit_lstm import explicit_lstm
+from rnnkit.nn.fast import native
+from rnnkit.nn.fast.explicit_lstm import explicit_lstm
 
 
 def lstm_inputs(B, T, H, *, dtype, bias, layer_norm, bias_c, seed):

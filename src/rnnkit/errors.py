@@ -8,3 +8,9 @@ exits with status 2; library callers can catch it like any ``ValueError``.
 
 class RnnkitError(ValueError):
     """A problem with the user's input, stated in one line."""
+
+
+def first_line(error: Exception) -> str:
+    """The first line of ``error``'s message, or its type's name when it has none."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

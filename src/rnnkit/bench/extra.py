@@ -22,8 +22,9 @@ import torch
 from torch import nn
 
 import rnnkit.nn as rn
+from rnnkit.bench.measure import BenchConfig
+from rnnkit.bench.speed import compare, torch_module
 from rnnkit.errors import RnnkitError
-from rnnkit.bench.speed import BenchConfig, compare, torch_module
 
 
 def ln_lstm_rows(cell: str, config: BenchConfig, repeats: int, peak: float) -> list[dict]:

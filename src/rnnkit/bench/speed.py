@@ -1,16 +1,10 @@
 """rnnkit layers against torch.nn in one process: training and inference throughput.
 
-Not a test: timings depend on the machine and its load. Both variants hold the same weights; they
-run interleaved (alternating which goes first) and each repeat gives one paired ratio, so load
-drifting over the run hits them alike; the table reports medians. Training is forward + backward
-of the sum of the outputs; inference is the forward under ``torch.no_grad``. The rnnkit layer runs
+Not a test: timings depend on the machine and its load. Both variants hold the same weights and
+run interleaved, paired repeat by repeat (:mod:`rnnkit.bench.measure` has the method and the
+``peak_fraction`` FLOP count); the table reports medians. Training is forward + backward of the
+sum of the outputs; inference is the forward under ``torch.no_grad``. The rnnkit layer runs
 ``path="auto"`` (see :func:`rnnkit.nn.auto_path`).
-
-``peak_fraction`` is the rnnkit layer's useful FLOP/s over the float32 matrix-product peak
-measured at the start of the same run (the best ``torch.mm`` over two square sizes and the
-benchmarked layers' own input-projection shapes, after a warm-up). Forward FLOPs per step, per
-layer and direction, are 2*G*B*H*(I+H) with G = 4 (LSTM), 3 (GRU), 1 (RNN), I being that layer's
-input size; training counts 3x that.
 
 ``--json OUT`` writes a list with one object per row: ``cell``, ``config``, ``mode`` (train or
 infer), ``rnnkit_tokens_per_s``, ``reference``, ``reference_tokens_per_s``, ``ratio`` (reference
@@ -21,9 +15,9 @@ T=1 and its state carried, per step, and records the resident memory the process
 ``--stream-steps`` Streamer steps.
 
 ``--cells`` may also name ``ln_lstm``: the layer-normalised LSTM on rnnkit's explicit path
-(:mod:`rnnkit.nn.explicit_lstm`) against ``torch.nn.LSTM`` without layer norm (the speed bar: the
-same recurrent FLOPs, no normalisation) and against rnnkit's reference loop with layer norm
-(:mod:`rnnkit.bench.extra`). ``--keras`` adds Keras 3's LSTM and GRU on its torch backend
+(:mod:`rnnkit.nn.fast.explicit_lstm`) against ``torch.nn.LSTM`` without layer norm (the speed
+bar: the same recurrent FLOPs, no normalisation) and against rnnkit's reference loop with layer
+norm (:mod:`rnnkit.bench.extra`). ``--keras`` adds Keras 3's LSTM and GRU on its torch backend
 (``pip install keras``; optional, never a dependency of rnnkit).
 
 Usage (``rnnkit bench`` takes the same options)::
@@ -36,110 +30,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 import rnnkit.nn as rn
-from rnnkit.nn import native
+from rnnkit.bench.measure import (CONFIGS, GATES, QUICK_CONFIGS, SQUARES, STREAM_CONFIG,
+                                  BenchConfig, calls_per_round, forward_flops, machine,
+                                  matmul_peak, paired_times, resident_bytes, workload_shapes)
 from rnnkit.errors import RnnkitError
-
-GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1, "ln_lstm": 4}
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    batch: int        # B
-    steps: int        # T
-    inputs: int       # I
-    hidden: int       # H
-    layers: int = 1   # L
-
-    @property
-    def name(self) -> str:
-        return f"B{self.batch}/T{self.steps}/I{self.inputs}/H{self.hidden}/L{self.layers}"
-
-
-CONFIGS = (BenchConfig(8, 64, 32, 64), BenchConfig(32, 128, 64, 256),
-           BenchConfig(16, 1024, 64, 128), BenchConfig(64, 256, 128, 512, layers=2))
-QUICK_CONFIGS = CONFIGS[:3]
-STREAM_CONFIG = BenchConfig(8, 1, 32, 64, layers=2)
-
-
-# -- measuring -----------------------------------------------------------------------------------
-SQUARES = ((1024, 1024, 1024), (2048, 2048, 2048))
-
-
-def matmul_peak(shapes=SQUARES, repeats: int = 10, warmup_s: float = 0.5) -> float:
-    """Float32 FLOP/s of ``torch.mm``: the best over ``shapes`` (M, K, N) and ``repeats`` (the best
-    is the least disturbed by other load).
-
-    The cores are kept busy for ``warmup_s`` first (thread pool up, clocks settled). Pass the
-    workload's own product shapes too (:func:`workload_shapes`): a single square size can
-    understate what the GEMM library reaches on the tall-skinny products a recurrent layer runs,
-    which would put a peak fraction above 1.
-    """
-    best_rate = 0.0
-    for i, (m, k, n) in enumerate(shapes):
-        a, b = torch.randn(m, k), torch.randn(k, n)
-        start = time.perf_counter()
-        while i == 0 and time.perf_counter() - start < warmup_s:
-            a @ b
-        a @ b
-        for _ in range(repeats):
-            start = time.perf_counter()
-            a @ b
-            best_rate = max(best_rate, 2 * m * k * n / (time.perf_counter() - start))
-    return best_rate
-
-
-def workload_shapes(configs, cells) -> list[tuple[int, int, int]]:
-    """The input-projection product of every config's first layer, (B*T, I+H, G*H), and the same
-    for its deeper layers: the largest GEMMs the benchmarked layers run."""
-    shapes = set()
-    for config in configs:
-        for cell in cells:
-            gates = GATES[cell] * config.hidden
-            shapes.add((config.batch * config.steps, config.inputs + config.hidden, gates))
-            if config.layers > 1:
-                shapes.add((config.batch * config.steps, 2 * config.hidden, gates))
-    return sorted(shapes)
-
-
-def forward_flops(cell: str, config: BenchConfig) -> float:
-    """Forward FLOPs of one pass over the batch: 2*G*B*H*(I_l + H) per step, layer."""
-    flops, inputs = 0, config.inputs
-    for _ in range(config.layers):
-        flops += 2 * GATES[cell] * config.batch * config.hidden * (inputs + config.hidden)
-        inputs = config.hidden
-    return float(flops * config.steps)
-
-
-def paired_times(first, second, repeats: int, inner: int) -> tuple[list[float], list[float]]:
-    """Seconds per call of each, ``repeats`` interleaved rounds of ``inner`` calls each."""
-    times: tuple[list[float], list[float]] = ([], [])
-    for r in range(repeats):
-        order = (0, 1) if r % 2 == 0 else (1, 0)
-        for which in order:
-            fn = (first, second)[which]
-            start = time.perf_counter()
-            for _ in range(inner):
-                fn()
-            times[which].append((time.perf_counter() - start) / inner)
-    return times
-
-
-def calls_per_round(fn, budget: float = 0.1) -> int:
-    """Calls of ``fn`` that take about ``budget`` seconds (one warm-up call measures it)."""
-    start = time.perf_counter()
-    fn()
-    return max(1, int(budget / max(time.perf_counter() - start, 1e-6)))
+from rnnkit.nn.fast import native
 
 
 # -- the rows ------------------------------------------------------------------------------------
@@ -163,7 +67,7 @@ def layer_rows(cell: str, config: BenchConfig, repeats: int, peak: float) -> lis
 
 def path_label(cell: str, path: str) -> str:
     """The path as the table shows it: the GRU's explicit path says whether its time loops ran
-    compiled (:mod:`rnnkit.nn.native`) or in Python."""
+    compiled (:mod:`rnnkit.nn.fast.native`) or in Python."""
     if cell != "gru" or path != "explicit":
         return path
     return "explicit, compiled" if native.gru_loops() is not None else "explicit, Python"
@@ -211,15 +115,6 @@ def compare(cell: str, config: BenchConfig, mine: nn.Module, reference: nn.Modul
     return rows
 
 
-def resident_bytes() -> int | None:
-    """The process's resident memory, from /proc (Linux); None elsewhere."""
-    statm = Path("/proc/self/statm")
-    if not statm.exists():
-        return None
-    import resource
-    return int(statm.read_text().split()[1]) * resource.getpagesize()
-
-
 def streaming_row(config: BenchConfig, repeats: int, steps: int, peak: float) -> dict:
     """Streamer.step against torch.nn.LSTM with T=1, per step; memory over ``steps`` steps."""
     reference = nn.LSTM(config.inputs, config.hidden, num_layers=config.layers, batch_first=True)
@@ -261,19 +156,6 @@ def streaming_row(config: BenchConfig, repeats: int, steps: int, peak: float) ->
 
 
 # -- report --------------------------------------------------------------------------------------
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    import os
-    return {"cpu": cpu, "nproc": os.cpu_count(), "threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}
-
-
 TABLE_HEAD = ("| cell | config | mode | rnnkit path | rnnkit tok/s | reference | reference tok/s "
               "| ratio | peak fraction |\n|---|---|---|---|---:|---|---:|---:|---:|")
 

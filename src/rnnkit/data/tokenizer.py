@@ -70,7 +70,7 @@ class CharTokenizer:
         """``text`` -> LongTensor (T,) of ids; unseen characters become 0 (UNK).
 
         Vectorised: the text is viewed as UTF-32 code points and looked up in the sorted code
-        table with one ``searchsorted``, so a megabyte encodes in tens of milliseconds.
+        table with one ``searchsorted``: a few array passes, no Python step per character.
         """
         points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         points = points.astype(np.int64)  # (T,)

@@ -187,5 +187,6 @@ def train(model: nn.Module, batches: Iterator[SequenceBatch], loss_fn, *, steps:
 
 
 def one_thread() -> None:
-    """Experiments share two cores: torch uses one thread (oversubscription costs 20x)."""
+    """Experiments share two cores: torch uses one thread (oversubscribed threads stall each
+    other; docs/benchmarks.md)."""
     torch.set_num_threads(1)

@@ -12,8 +12,8 @@ round), so a burst of load from elsewhere falls on all of them alike. Each rate 
 over the timed rounds, after one untimed warm-up round. Unlike the other experiments this one
 uses ``THREADS`` = 2 torch threads: the claim is about parallelism, so it gets what there is.
 On a shared machine run it with ``OMP_WAIT_POLICY=PASSIVE``: OpenMP threads that busy-wait at
-each parallel region's barrier while another job holds the other core made one LSTM update
-20x slower (3.3 s against 0.15 s, measured here); the report says which policy was in force.
+each parallel region's barrier while another job holds the other core slow every update many
+times over (README, docs/benchmarks.md); the report says which policy was in force.
 """
 
 from __future__ import annotations

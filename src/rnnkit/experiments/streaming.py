@@ -8,12 +8,12 @@ Both have 2 layers of width 128 and read random input vectors (speed and memory 
 on what is generated); one CPU thread, batch 1. Time is the process's CPU time
 (``time.process_time``), so other jobs on a shared machine do not inflate it.
 
-The LSTM really generates all n tokens (the budget: 100k at ``full``). Generating 100k tokens
-through the KV cache would take hours on this CPU, so the transformer is measured at each mark
-m instead: a cache of m positions is filled with random keys and values of the right shape
-(the cost of a step depends on the cache's size, not its values) and ``PROBE_STEPS`` real steps
-are timed from it. Its total time for n tokens is the integral of that curve (trapezoid over the
-marks), an estimate, and labelled so.
+The LSTM really generates all n tokens (the budget: 100k at ``full``). Generating that many
+tokens through the KV cache costs time quadratic in n, far beyond the budget, so the transformer
+is measured at each mark m instead: a cache of m positions is filled with random keys and values
+of the right shape (the cost of a step depends on the cache's size, not its values) and
+``PROBE_STEPS`` real steps are timed from it. Its total time for n tokens is the integral of that
+curve (trapezoid over the marks), an estimate, and labelled so.
 """
 
 from __future__ import annotations

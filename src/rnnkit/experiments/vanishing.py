@@ -9,8 +9,8 @@ Every cell (width 64, one layer, AdamW at lr 1e-2 with warm-up, cosine decay and
 batch 64) gets the same budget of updates at each T; training stops early once the validation
 MSE (512 fixed sequences, checked every ``budget / 20`` updates) is below 0.01, and we report
 that update and the best MSE. T = 50, 100, 200 run every cell; the long lengths (400, 1000) run
-only the gated cells (``LONG_CELLS``) to keep the CPU budget (T = 1000 costs about 6 CPU minutes
-per cell per 1000 updates here).
+only the gated cells (``LONG_CELLS``) to keep the CPU budget (a cell's cost grows with T, and the
+longest lengths dominate a run).
 The gradient flow of the Elman RNN against the LSTM is drawn at T = 200
 (``rnnkit.train.diagnostics``). Each row is also appended to ``rows.jsonl`` in the output folder
 as soon as it is measured, so a long run shows its progress.

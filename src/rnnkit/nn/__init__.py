@@ -3,12 +3,12 @@
 from rnnkit.nn.cell import RecurrentCell, State
 from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
-from rnnkit.nn.explicit_elman import ExplicitElman, explicit_elman
-from rnnkit.nn.explicit_gru import ExplicitGRU, explicit_gru
-from rnnkit.nn.explicit_lstm import ExplicitLSTM, explicit_lstm
+from rnnkit.nn.fast.dispatch import auto_path, explicit_scan
+from rnnkit.nn.fast.explicit_elman import ExplicitElman, explicit_elman
+from rnnkit.nn.fast.explicit_gru import ExplicitGRU, explicit_gru
+from rnnkit.nn.fast.explicit_lstm import ExplicitLSTM, explicit_lstm
 from rnnkit.nn.gru import GRUCell
-from rnnkit.nn.layers import (GRU, LSTM, RNN, StackedRecurrent, auto_path, build_recurrent,
-                              explicit_scan, from_torch)
+from rnnkit.nn.layers import GRU, LSTM, RNN, StackedRecurrent, build_recurrent, from_torch
 from rnnkit.nn.ln_lstm import LayerNormLSTMCell
 from rnnkit.nn.lstm import LSTMCell
 from rnnkit.nn.recurrence import Recurrence, scan

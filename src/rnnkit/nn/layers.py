@@ -9,13 +9,13 @@ batch-first::
 ``lengths`` (B,) marks right-padded sequences: padded outputs are zero, final states come from each
 sequence's last real step, and the reversed direction starts at each sequence's own end.
 
-Three paths compute the same numbers: ``"fused"`` runs PyTorch's multi-layer kernel
-(:mod:`rnnkit.nn.fused`) on these parameters; ``"explicit"`` runs each layer and direction as one
-autograd node with a hand-written backward (:mod:`rnnkit.nn.explicit_lstm`,
-:mod:`rnnkit.nn.explicit_gru`, :mod:`rnnkit.nn.explicit_elman`; the GRU and LSTM time loops run
-compiled where :mod:`rnnkit.nn.native` could build them, in Python otherwise); ``"loop"`` runs
-each cell's ``step`` over time (:mod:`rnnkit.nn.recurrence`), the reference. ``"auto"`` picks the
-fastest measured for the cell and device (:func:`auto_path`).
+Three paths compute the same numbers. ``"loop"`` runs each cell's ``step`` over time
+(:mod:`rnnkit.nn.recurrence`): the reference. The two fast paths live in :mod:`rnnkit.nn.fast`,
+and :mod:`rnnkit.nn.fast.dispatch` runs them: ``"fused"`` runs PyTorch's multi-layer kernel on
+these parameters; ``"explicit"`` runs each layer and direction as one autograd node with a
+hand-written backward (the GRU and LSTM time loops compiled where they could be built, in Python
+otherwise). ``"auto"`` picks the fastest measured for the cell and device
+(:func:`~rnnkit.nn.fast.dispatch.auto_path`).
 
 ``layer_norm`` (LSTM, :mod:`rnnkit.nn.ln_lstm`) and ``recurrent_dropout`` (variational dropout:
 one (B, H) mask per layer, direction and batch, drawn at each training forward, on h_{t-1} where
@@ -38,76 +38,16 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
-from rnnkit.nn import native
 from rnnkit.nn.cell import RecurrentCell, State
 from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
-from rnnkit.nn.explicit_elman import explicit_elman
-from rnnkit.nn.explicit_gru import explicit_gru
-from rnnkit.nn.explicit_lstm import explicit_lstm
-from rnnkit.nn.fused import fused_forward
+from rnnkit.nn.fast import dispatch
 from rnnkit.nn.gru import GRUCell
 from rnnkit.nn.ln_lstm import LayerNormLSTMCell
 from rnnkit.nn.lstm import LSTMCell
-from rnnkit.nn.projection import project
 from rnnkit.nn.recurrence import scan
 
 TORCH_MODES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}
-
-
-def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True,
-              needs_explicit: bool = False) -> str:
-    """The path ``"auto"`` resolves to: what measured fastest for ``cell`` on ``device``'s type,
-    for training (``grad_enabled``, the default) or for inference.
-
-    - ``needs_explicit`` (layer norm, or recurrent dropout in training): ``"explicit"``, the only
-      fast path that has them (LN-LSTM: docs/benchmarks.md).
-
-    - LSTM: ``"fused"`` everywhere: oneDNN's fused LSTM on CPU, cuDNN on CUDA, the kernel
-      ``torch.nn.LSTM`` runs (benchmarks/speed.py: 0.99-1.06x its throughput).
-    - CUDA, any cell: ``"fused"``: cuDNN runs a whole layer's recurrence in one kernel.
-    - GRU and Elman RNN on CPU, training: ``"explicit"``. On CPU ``torch.nn.GRU``/``RNN`` run an
-      unfused step loop under autograd (about 10 graph nodes and one weight-gradient product per
-      step); the explicit Functions record one node per layer and direction, and the GRU's time
-      loops run compiled (:mod:`rnnkit.nn.native`). Measured with ``rnnkit bench`` on this
-      project's machine (2-core AMD EPYC, torch 2.13, 2 threads, medians of paired ratios,
-      training = forward + backward; docs/benchmarks.md), throughput over ``torch.nn``'s at
-      B8/T64/I32/H64, B32/T128/I64/H256, B16/T1024/I64/H128 and B64/T256/I128/H512 x2:
-      GRU 3.54, 1.57, 3.01, 1.81 (Python loops: 2.26, 1.26, 1.92, 1.14), Elman (tanh, Python
-      loops) 1.98, 1.25, 2.03, 1.07.
-    - Inference on CPU (no grad): ``"explicit"`` for Elman (1.00-1.17x ``torch.nn.RNN``); for
-      GRU ``"explicit"`` when its compiled loops are built (1.23-1.49x ``torch.nn.GRU``), else
-      ``"fused"`` (the Python loop's forward measured 0.91-0.96x: its four elementwise ops per
-      step are dispatched from the interpreter).
-    """
-    if needs_explicit:
-        return "explicit"
-    if cell == "lstm" or device.type != "cpu":
-        return "fused"
-    if cell == "gru" and not grad_enabled:
-        return "explicit" if native.gru_loops() is not None else "fused"
-    return "explicit"
-
-
-def explicit_scan(cell: RecurrentCell, x: Tensor, state: State, *,
-                  lengths: Tensor | None = None, reverse: bool = False,
-                  recurrent_mask: Tensor | None = None) -> tuple[Tensor, State]:
-    """:func:`~rnnkit.nn.recurrence.scan`'s contract, as one autograd node: the input projection
-    for all steps is one product under autograd, the time loop and its backward are
-    :class:`~rnnkit.nn.explicit_lstm.ExplicitLSTM` / ``ExplicitGRU`` / ``ExplicitElman``."""
-    kwargs = dict(lengths=lengths, reverse=reverse, recurrent_mask=recurrent_mask)
-    if isinstance(cell, GRUCell):                        # b_ih is added inside the loop
-        return explicit_gru(project(x, cell.w_ih), state, cell.w_hh, cell.b_hh,
-                            b_ih=cell.b_ih, **kwargs)
-    if isinstance(cell, ElmanCell):                      # b_ih is added inside the Function
-        return explicit_elman(project(x, cell.w_ih), state, cell.w_hh, cell.b_hh,
-                              nonlinearity=cell.nonlinearity, b_ih=cell.b_ih, **kwargs)
-    if isinstance(cell, (LSTMCell, LayerNormLSTMCell)):
-        ln = ((cell.gain_hh, cell.gain_c, cell.bias_c) if isinstance(cell, LayerNormLSTMCell)
-              else None)
-        return explicit_lstm(cell.project_input(x), state, cell.w_hh, b_hh=cell.b_hh,
-                             layer_norm=ln, **kwargs)
-    raise RnnkitError(f"the explicit path has no {type(cell).__name__}")
 
 
 def make_cell(config: RecurrentConfig, input_size: int) -> RecurrentCell:
@@ -146,13 +86,14 @@ class StackedRecurrent(nn.Module):
     @property
     def path(self) -> str:
         """The path ``forward`` takes now: ``config.path``, with ``"auto"`` resolved for this
-        device and grad mode (:func:`auto_path`)."""
+        device and grad mode (:func:`~rnnkit.nn.fast.dispatch.auto_path`)."""
         if self.config.path != "auto":
             return self.config.path
         needs_explicit = self.config.layer_norm or (self.config.recurrent_dropout > 0.0
                                                     and self.training)
-        return auto_path(self.config.cell, self.cells[0].w_ih.device,
-                         grad_enabled=torch.is_grad_enabled(), needs_explicit=needs_explicit)
+        return dispatch.auto_path(self.config.cell, self.cells[0].w_ih.device,
+                                  grad_enabled=torch.is_grad_enabled(),
+                                  needs_explicit=needs_explicit)
 
     def flat_weights(self) -> list[Tensor]:
         """[w_ih, w_hh, b_ih, b_hh] per cell, in ``torch.nn``'s order."""
@@ -194,19 +135,17 @@ class StackedRecurrent(nn.Module):
         self._check_inputs(x, lengths)
         hx = self._state_tuple(state, x)
         path = self.path
-        if path == "fused":
-            output, finals = fused_forward(
-                self.config.cell, x, hx, self.flat_weights(), has_biases=self.config.bias,
-                num_layers=self.config.num_layers, dropout=self.config.dropout,
-                training=self.training, bidirectional=self.config.bidirectional,
-                lengths=lengths)
-            return output, self._from_tuple(finals)
-        return self._forward_layers(x, hx, lengths, explicit_scan if path == "explicit" else scan)
+        if path == "loop":
+            output, finals = self.run_layers(x, hx, lengths, scan)
+        else:
+            output, finals = dispatch.forward(path, self, x, hx, lengths)
+        return output, self._from_tuple(finals)
 
-    def _forward_layers(self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None,
-                        run_direction):
+    def run_layers(self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None,
+                   run_direction) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Layer by layer, each direction by ``run_direction`` (``scan`` for the reference,
-        ``explicit_scan``), directions concatenated, dropout between layers."""
+        :func:`~rnnkit.nn.fast.dispatch.explicit_scan`), directions concatenated, dropout between
+        layers; returns (output (B, T, D*H), final states in ``hx``'s layout)."""
         D = self.config.num_directions
         finals: list[State] = []
         masks = self.recurrent_masks(x.shape[0], x)
@@ -226,7 +165,7 @@ class StackedRecurrent(nn.Module):
             stacked = (torch.stack([f[0] for f in finals]), torch.stack([f[1] for f in finals]))
         else:
             stacked = (torch.stack(finals),)                             # (L*D, B, H)
-        return x, self._from_tuple(stacked)
+        return x, stacked
 
     def recurrent_masks(self, batch_size: int, like: Tensor) -> list[Tensor | None]:
         """One variational dropout mask (B, H) per cell, kept units scaled by 1/(1 - p), drawn

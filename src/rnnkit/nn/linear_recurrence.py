@@ -22,26 +22,16 @@ coefficients computed for all timesteps at once. Every function here is batch-fi
 
 Precision of the log-space scan. In float32, ``a*_t`` and the logcumsumexp both grow like
 ``t * mean|log a|`` and cancel in their sum, so log h carries an absolute error of about
-``eps * |a*_t|``: unchunked, float32 loses 2e-4 to 5e-4 (relative to max|h|) at T=4096. So the
-scan runs in chunks of ``chunk_size`` steps, each from a zero start, and ``|a*|`` never exceeds
-one chunk's worth; the carries between chunks are chained in linear space (a :func:`linear_scan`
-over the T / chunk_size chunk ends: products of a <= 1, no cancellation), and
-``h_t = local_t + exp(a*_t) * h_start``. The initial state enters the same way, in linear space,
-so h0 may be zero or negative. Measured against a float64 :func:`sequential_scan` at B=4, T=4096,
-H=64 with minGRU gates (log a = logsigmoid(-k), k ~ N(0, s^2)), the largest error relative to
-max|h| is, by chunk_size:
-
-    ===========  =======  =======  =======  =======  ==========
-    chunk_size   16       32       64       256      4096 (none)
-    s = 1        1.2e-6   2.4e-6   4.1e-6   1.2e-5   2.1e-4
-    s = 3        3.0e-6   4.2e-6   7.7e-6   3.0e-5   5.3e-4
-    ===========  =======  =======  =======  =======  ==========
-
-The float32 sequential loop is at 1e-7 and float64 log-space at 1e-14. Gradients through the
-log-space scan lose somewhat more (the same cancellation, summed over T by the weight gradients):
-about 1e-5 of max|grad| at chunk_size=32, 4e-5 at 64. The default, 32, costs T/32 sequential
-carry steps; the tests hold float32 outputs at T=4096 to :data:`FLOAT32_TOLERANCE` and gradients
-to :data:`FLOAT32_GRAD_TOLERANCE`.
+``eps * |a*_t|``, which grows with T. So the scan runs in chunks of ``chunk_size`` steps, each
+from a zero start, and ``|a*|`` never exceeds one chunk's worth; the carries between chunks are
+chained in linear space (a :func:`linear_scan` over the T / chunk_size chunk ends: products of
+a <= 1, no cancellation), and ``h_t = local_t + exp(a*_t) * h_start``. The initial state enters
+the same way, in linear space, so h0 may be zero or negative. Smaller chunks are more precise and
+cost more sequential carry steps (T / chunk_size); gradients lose somewhat more than outputs (the
+same cancellation, summed over T by the weight gradients). The default, 32, keeps float32
+outputs at T=4096 within :data:`FLOAT32_TOLERANCE` of float64 and gradients within
+:data:`FLOAT32_GRAD_TOLERANCE`, as the tests hold them; docs/benchmarks.md has the errors
+measured per chunk size.
 
 Positivity: log space needs b > 0, so minGRU's candidate goes through :func:`g`, positive and
 linear for x >= 0 (the paper's section 3.1 and appendix B.3); :func:`log_g` is log(g) computed
@@ -71,7 +61,7 @@ class _G(torch.autograd.Function):
     """g as ``relu(x) + sigmoid(min(x, 0))``, with g' = 1 (x > 0) or s * (1 - s), s = sigmoid(x).
 
     Written with clamps and ``sign`` rather than ``torch.where``: on CPU, ops on boolean masks
-    run an order of magnitude slower than plain arithmetic. At x = 0 the gradient is the left
+    run slower than plain arithmetic. At x = 0 the gradient is the left
     derivative, 1/4 (``relu``'s convention).
     """
 

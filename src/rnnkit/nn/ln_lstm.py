@@ -16,7 +16,7 @@ The paper's separate bias b is folded into the two shifts (only their sum matter
 parameters keep ``torch.nn``'s names: ``b_ih`` and ``b_hh`` are the shifts of the two projections
 (b_ih[f] starts at ``forget_bias``), ``gain_ih``, ``gain_hh`` and ``gain_c`` start at 1,
 ``bias_c`` at 0. m is the optional variational dropout mask (:mod:`rnnkit.nn.cell`).
-``torch.nn`` has no such cell; the fast path is :mod:`rnnkit.nn.explicit_lstm`.
+``torch.nn`` has no such cell; the fast path is :mod:`rnnkit.nn.fast.explicit_lstm`.
 
 >>> import torch
 >>> cell = LayerNormLSTMCell(3, 5)
@@ -34,7 +34,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.nn.cell import RecurrentCell
-from rnnkit.nn.projection import project
 
 LN_EPS = 1e-5      # epsilon of every layer normalisation (torch's default)
 
@@ -75,8 +74,11 @@ class LayerNormLSTMCell(RecurrentCell):
 
     def project_input(self, x: Tensor) -> Tensor:
         """LN(x @ w_ih.T; gain_ih, b_ih): (..., I) -> (..., 4H), all timesteps at once."""
-        return F.layer_norm(project(x, self.w_ih), (4 * self.hidden_size,), self.gain_ih,
-                            self.b_ih, LN_EPS)
+        return self.normalise_input(F.linear(x, self.w_ih))
+
+    def normalise_input(self, xw: Tensor) -> Tensor:
+        """LN(xw; gain_ih, b_ih) of the input product xw = x @ w_ih.T: (..., 4H) -> (..., 4H)."""
+        return F.layer_norm(xw, (4 * self.hidden_size,), self.gain_ih, self.b_ih, LN_EPS)
 
     def project_hidden(self, h: Tensor, recurrent_mask: Tensor | None = None) -> Tensor:
         """LN((m * h) @ w_hh.T; gain_hh, b_hh): (B, H) -> (B, 4H)."""

@@ -13,11 +13,11 @@ is one matrix product, and the recurrence runs in one of two modes
 (:mod:`rnnkit.nn.linear_recurrence`):
 
 - ``"sequential"``: :func:`~rnnkit.nn.linear_recurrence.lerp_scan`, one ``torch.lerp`` per step
-  and a reverse-scan backward. The fastest on CPU: about 5x ``torch.nn.GRU``'s training
-  throughput (``benchmarks/mingru_speed.py``).
+  and a reverse-scan backward. The fastest on CPU, well ahead of ``torch.nn.GRU`` in training
+  (``benchmarks/mingru_speed.py``; docs/benchmarks.md).
 - ``"parallel"``: :func:`~rnnkit.nn.linear_recurrence.log_space_scan`, Heinsen's scan in log
-  space, meant for GPUs; on CPU it trains 4-6x slower than the sequential mode
-  (``logcumsumexp`` dominates).
+  space, meant for GPUs; on CPU it trains slower than the sequential mode (``logcumsumexp``
+  dominates).
 - ``"auto"``: sequential on CPU, parallel on any other device.
 
 Right-padded batches: with ``lengths`` (B,), outputs at t >= lengths[b] are zero and the final

@@ -3,9 +3,9 @@
 A training step of an explicit layer allocates a few buffers of T x B x (1..4)H values (gates,
 candidates, states) in its forward and frees them at the end of its backward. On CPU, blocks that
 large come straight from the operating system (glibc serves them with mmap) and every page is
-faulted in again on first touch at every step: at B64/T256/H512 that is about 200 MB per layer,
-and with two threads the faults cost as much as the step's elementwise work (docs/benchmarks.md).
-``torch.nn.GRU`` does not pay this: its per-step tensors are small and malloc recycles them.
+faulted in again on first touch at every step; for a large layer the faults cost as much as the
+step's elementwise work (docs/benchmarks.md). ``torch.nn.GRU`` does not pay this: its per-step
+tensors are small and malloc recycles them.
 
 :data:`CACHE` keeps the buffers a backward pass has finished with and hands them to the next
 forward of the same size, as PyTorch's CUDA caching allocator does for device memory. A buffer

@@ -1,7 +1,7 @@
 """The explicit LSTM's compiled time loops (``csrc/lstm_loops.cpp``) driven from
-:class:`~rnnkit.nn.explicit_lstm.ExplicitLSTM`: buffers from the cache, the saved layout (the
+:class:`~rnnkit.nn.fast.explicit_lstm.ExplicitLSTM`: buffers from the cache, the saved layout (the
 normalised products and cells with their 1/std instead of the raw products), and the gradients
-the compiled backward returns. The equations are :mod:`rnnkit.nn.explicit_lstm`'s; its Python
+the compiled backward returns. The equations are :mod:`rnnkit.nn.fast.explicit_lstm`'s; its Python
 loops are the reference (tests/test_native_lstm.py).
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from rnnkit.nn.buffer_cache import CACHE
-from rnnkit.nn.explicit_common import (RecurrentProduct, chunk_steps, final_state,
+from rnnkit.nn.fast.buffer_cache import CACHE
+from rnnkit.nn.fast.explicit_common import (RecurrentProduct, chunk_steps, final_state,
                                        new_state_buffer, steps_by_batch, valid_steps)
 from rnnkit.nn.ln_lstm import LN_EPS
 

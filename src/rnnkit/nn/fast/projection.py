@@ -1,10 +1,10 @@
 """The input projection x W^T of an explicit layer, in a reused buffer.
 
 :func:`project` is ``x @ w.T`` (no bias: the explicit GRU adds b_ih inside its loop) as one
-autograd node whose output comes from :data:`~rnnkit.nn.buffer_cache.CACHE`, and whose backward
-gives its incoming gradient back to the cache once it has used it. At B64/T256/H512 the output
-and its gradient are 100 MB each per layer: allocated fresh at every step, their pages are
-faulted in again each time (:mod:`rnnkit.nn.buffer_cache`). Backward: dx = g W, dW = g^T x.
+autograd node whose output comes from :data:`~rnnkit.nn.fast.buffer_cache.CACHE`, and whose backward
+gives its incoming gradient back to the cache once it has used it. The output and its gradient
+are B x T x G*H values each, large blocks whose pages, allocated fresh at every step, would be
+faulted in again each time (:mod:`rnnkit.nn.fast.buffer_cache`). Backward: dx = g W, dW = g^T x.
 Under autocast, or off the CPU, it is plain ``F.linear``.
 """
 
@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnkit.nn.buffer_cache import CACHE
-from rnnkit.nn.explicit_common import autocast_dtype
+from rnnkit.nn.fast.buffer_cache import CACHE
+from rnnkit.nn.fast.explicit_common import autocast_dtype
 
 
 class Projection(torch.autograd.Function):

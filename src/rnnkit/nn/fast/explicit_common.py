@@ -1,5 +1,5 @@
-"""What the explicit-BPTT Functions (:mod:`~rnnkit.nn.explicit_gru`,
-:mod:`~rnnkit.nn.explicit_elman`) share: the time-major state buffer, lengths, and chunking.
+"""What the explicit-BPTT Functions (:mod:`~rnnkit.nn.fast.explicit_gru`,
+:mod:`~rnnkit.nn.fast.explicit_elman`) share: the time-major state buffer, lengths, and chunking.
 
 **The state buffer.** Both Functions keep every state of one direction in ONE time-major buffer
 ``hs`` (T+1, B, H): the initial state and the T states after each step. Indexed by time t (never
@@ -32,18 +32,16 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
+from rnnkit.nn.fast import onednn
 from rnnkit.nn.recurrence import valid_mask
 
 # Bytes of per-step temporaries a backward pass materialises at once; more steps than fit are
 # processed in chunks of time, so the temporaries stay in cache and memory stays bounded.
 CHUNK_BYTES = 2 * 2**20
 
-# From this many weight elements (1 MiB in float32), on float32 CPU tensors, oneDNN's prepacked
-# product beats ``addmm_``, which repacks a weight that no longer fits in cache at every step.
-# Measured here (2-core AMD EPYC, torch 2.13: MKL 2024.2, oneDNN 3.12), microseconds per step at
-# 2 threads, addmm_ / prepacked (result copied into the buffer): B=32, W 768x256: 106 / 131;
-# B=64, W 768x256: 281 / 521; B=64, W 512x512: 200 / 188; B=32, W 1536x512: 355 / 263;
-# B=64, W 1536x512: 758 / 486.
+# From this many weight elements, on float32 CPU tensors, oneDNN's prepacked product beats
+# ``addmm_``, which repacks at every step a weight that no longer fits in cache; below it,
+# ``addmm_`` is the faster (per-step timings of both: docs/benchmarks.md).
 PACKED_MIN_WEIGHT = 2**18
 
 
@@ -79,20 +77,19 @@ class RecurrentProduct:
     """``acc += h @ weight.T`` for one fixed weight (rows, cols) and a batch of B rows, per step.
 
     Small products run ``addmm_`` on a contiguous copy of ``weight.T`` (an untransposed operand
-    is up to 2x faster at small sizes). From :data:`PACKED_MIN_WEIGHT` weight elements, on
-    float32 CPU tensors with oneDNN available, the weight is reordered once into oneDNN's blocked
-    layout and each step runs oneDNN's prepacked linear, whose result is copied into ``acc``.
-    These two ops (``torch.ops.mkldnn._reorder_linear_weight`` / ``_linear_pointwise``) are
-    torch-internal, the ones inductor's CPU weight freezing uses; the tests run both branches.
+    is the faster one at small sizes). From :data:`PACKED_MIN_WEIGHT` weight elements, on
+    float32 CPU tensors, the weight is reordered once into oneDNN's blocked layout and each step
+    runs oneDNN's prepacked linear, whose result is copied into ``acc``; where those
+    torch-internal ops are missing, ``addmm_`` again (:mod:`~rnnkit.nn.fast.onednn`). The tests
+    run both branches.
     """
 
     def __init__(self, weight: Tensor, batch: int) -> None:
         rows, cols = weight.shape
         self.packed = (weight.device.type == "cpu" and weight.dtype == torch.float32
-                       and torch.backends.mkldnn.is_available()
-                       and rows * cols >= PACKED_MIN_WEIGHT)
+                       and rows * cols >= PACKED_MIN_WEIGHT and onednn.available())
         if self.packed:
-            self.weight = torch.ops.mkldnn._reorder_linear_weight(weight.contiguous(), batch)
+            self.weight = onednn.pack(weight, batch)
         else:
             self.weight = weight.t().contiguous()        # (cols, rows)
 
@@ -100,15 +97,13 @@ class RecurrentProduct:
         """acc (B, rows) += h (B, cols) @ weight.T, in place; returns acc."""
         if not self.packed:
             return acc.addmm_(h, self.weight)
-        return acc.copy_(torch.ops.mkldnn._linear_pointwise.binary(
-            h, acc, self.weight, None, "add"))
+        return acc.copy_(onednn.linear_add(acc, h, self.weight))
 
     def into(self, out: Tensor, h: Tensor) -> Tensor:
         """out (B, rows) = h (B, cols) @ weight.T, overwriting ``out``; returns out."""
         if not self.packed:
             return torch.mm(h, self.weight, out=out)
-        return out.copy_(torch.ops.mkldnn._linear_pointwise(h, self.weight, None, "none", [],
-                                                            ""))
+        return out.copy_(onednn.linear(h, self.weight))
 
     def masked(self, acc: Tensor, h: Tensor, mask: Tensor | None, scratch: Tensor) -> Tensor:
         """acc += mask * (h @ weight.T), through ``scratch`` (B, rows); plain ``acc += h @

@@ -1,13 +1,14 @@
 """rnnkit's compiled time loops: built on first use, optional, with the Python loops as fallback.
 
-The explicit-BPTT GRU and LSTM (:mod:`rnnkit.nn.explicit_gru`, :mod:`rnnkit.nn.explicit_lstm`,
-the latter with layer norm and recurrent dropout) run their forward and backward time loops
-either in Python, one torch op at a time, or in ``csrc/gru_loops.cpp`` / ``csrc/lstm_loops.cpp``,
-which fuse each step's elementwise work (and the layer norms) into one vectorised pass split over
-the batch (docs/benchmarks.md has what that gains). Each file is compiled with
+The explicit-BPTT GRU and LSTM (:mod:`rnnkit.nn.fast.explicit_gru`,
+:mod:`rnnkit.nn.fast.explicit_lstm`, the latter with layer norm and recurrent dropout) run their
+forward and backward time loops either in Python, one torch op at a time, or in
+``csrc/gru_loops.cpp`` / ``csrc/lstm_loops.cpp``, which fuse each step's elementwise work (and
+the layer norms) into one vectorised pass split over the batch (docs/benchmarks.md has what that
+gains). Each file is compiled with
 ``torch.utils.cpp_extension.load`` the first time it is needed (a C++ compiler and ``ninja`` are
-required: ``pip install ninja``; about 30 s per file, once per machine, cached under torch's
-extension directory) for this machine's vector width as torch reports it (AVX-512, AVX2 or
+required: ``pip install ninja``; once per machine and source, cached under torch's extension
+directory) for this machine's vector width as torch reports it (AVX-512, AVX2 or
 plain). Where one cannot be built, rnnkit says so once on stderr and runs the Python loops, which
 compute the same numbers.
 
@@ -24,6 +25,8 @@ from pathlib import Path
 from types import ModuleType
 
 import torch
+
+from rnnkit.errors import first_line
 
 SOURCES = {kind: Path(__file__).with_name("csrc") / f"{kind}_loops.cpp"
            for kind in ("gru", "lstm")}
@@ -104,11 +107,6 @@ def build(kind: str = "gru", *, verbose: bool = False) -> ModuleType:
                               verbose=verbose)
 
 
-def _first_line(error: Exception) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def loops(kind: str) -> ModuleType | None:
     """One kind's compiled loops, or None when turned off or unavailable (said once on
     stderr)."""
@@ -118,8 +116,8 @@ def loops(kind: str) -> ModuleType | None:
         try:
             _builds[kind] = {"module": build(kind), "error": None}
         except Exception as error:  # noqa: BLE001 - any build failure means: use Python loops
-            _builds[kind] = {"module": None, "error": _first_line(error)}
-            print(f"rnnkit: compiled {kind.upper()} loops unavailable ({_first_line(error)}); "
+            _builds[kind] = {"module": None, "error": first_line(error)}
+            print(f"rnnkit: compiled {kind.upper()} loops unavailable ({first_line(error)}); "
                   "using the Python loops (same results, slower)", file=sys.stderr)
     return _builds[kind]["module"]
 
@@ -160,7 +158,7 @@ def main() -> int:
             module = build(kind)
         except Exception as error:  # noqa: BLE001
             print(f"rnnkit: could not build the compiled {kind.upper()} loops "
-                  f"({_first_line(error)}); rnnkit will use the Python loops", file=sys.stderr)
+                  f"({first_line(error)}); rnnkit will use the Python loops", file=sys.stderr)
             status = 1
             continue
         print(f"rnnkit: compiled {kind.upper()} loops ready ({capability()}): {module.__file__}")

@@ -1,6 +1,6 @@
 """Elman RNN time loop with a hand-written backward pass (explicit backpropagation through time).
 
-The same design as :mod:`rnnkit.nn.explicit_gru`: ONE autograd node for one direction of one
+The same design as :mod:`rnnkit.nn.fast.explicit_gru`: ONE autograd node for one direction of one
 layer, the forward loop under no_grad into a preallocated state buffer, the backward loop at two
 ops per step, and dW_hh as one matrix product over all timesteps (Elman 1990; Werbos 1990).
 
@@ -33,8 +33,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnkit.errors import RnnkitError
-from rnnkit.nn.buffer_cache import CACHE
-from rnnkit.nn.explicit_common import (RecurrentProduct, chunks, finish_forward,
+from rnnkit.nn.fast.buffer_cache import CACHE
+from rnnkit.nn.fast.explicit_common import (RecurrentProduct, chunks, finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
                                        outputs_view, previous_view, state_grads, time_order,
                                        under_autocast, valid_steps)

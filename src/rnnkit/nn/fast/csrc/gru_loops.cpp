@@ -1,4 +1,4 @@
-// The two time loops of rnnkit's explicit-BPTT GRU (rnnkit/nn/explicit_gru.py), compiled.
+// The two time loops of rnnkit's explicit-BPTT GRU (rnnkit/nn/fast/explicit_gru.py), compiled.
 //
 // Python drives the same loops one op at a time: four elementwise ops per step forward and two
 // backward, each dispatched from the interpreter on a (B, 3H) or (B, H) tile small enough that
@@ -210,7 +210,7 @@ std::vector<Tensor> backward(Tensor gates, Tensor cand, Tensor hs, Tensor dy, Te
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "rnnkit's compiled GRU time loops (see rnnkit/nn/native.py)";
+  m.doc() = "rnnkit's compiled GRU time loops (see rnnkit/nn/fast/native.py)";
   m.def("forward", &forward, "GRU forward loop, in place");
   m.def("backward", &backward, "GRU backward loop, in place");
 }

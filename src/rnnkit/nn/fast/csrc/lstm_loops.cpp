@@ -1,4 +1,4 @@
-// The two time loops of rnnkit's explicit-BPTT LSTM (rnnkit/nn/explicit_lstm.py), compiled,
+// The two time loops of rnnkit's explicit-BPTT LSTM (rnnkit/nn/fast/explicit_lstm.py), compiled,
 // with optional layer normalisation (Ba et al. 2016) and variational recurrent dropout.
 //
 // The Python loops run eight to twelve torch ops per step, each dispatched from the interpreter
@@ -377,7 +377,7 @@ std::vector<Tensor> backward(Tensor gates, Tensor ks, Tensor hs, Tensor cs, Tens
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "rnnkit's compiled LSTM time loops (see rnnkit/nn/native.py)";
+  m.doc() = "rnnkit's compiled LSTM time loops (see rnnkit/nn/fast/native.py)";
   m.def("forward", &forward, "LSTM forward loop, in place");
   m.def("backward", &backward, "LSTM backward loop, in place");
 }

@@ -2,12 +2,12 @@
 2016, section 3.1) and variational recurrent dropout (Gal & Ghahramani 2016), neither of which
 ``torch.nn.LSTM`` offers.
 
-The design of :mod:`rnnkit.nn.explicit_gru`: ONE autograd node per layer and direction, the
+The design of :mod:`rnnkit.nn.fast.explicit_gru`: ONE autograd node per layer and direction, the
 forward loop under no_grad into preallocated time-major buffers, the backward loop at eight ops
 per step (five without layer norm), everything that does not depend on the carried gradients
 computed for whole chunks of time around the loop, and dW_hh as one matrix product per chunk.
 The loops also run compiled (``csrc/lstm_loops.cpp``, driven by
-:mod:`rnnkit.nn.explicit_lstm_compiled`) whenever :mod:`rnnkit.nn.native` built them; the
+:mod:`rnnkit.nn.fast.explicit_lstm_compiled`) whenever :mod:`rnnkit.nn.fast.native` built them; the
 Python loops here are then the reference the tests tie them to.
 
 Forward, per step (gate order i, f, g, o; :mod:`rnnkit.nn.lstm`, :mod:`rnnkit.nn.ln_lstm`), with
@@ -58,12 +58,12 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnkit.nn import native
-from rnnkit.nn.explicit_common import (RecurrentProduct, chunks, final_state, finish_forward,
+from rnnkit.nn.fast import native
+from rnnkit.nn.fast.explicit_common import (RecurrentProduct, chunks, final_state, finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
                                        outputs_view, previous_view, state_grads, time_order,
                                        under_autocast, valid_steps)
-from rnnkit.nn.explicit_lstm_compiled import compiled_backward, compiled_forward
+from rnnkit.nn.fast.explicit_lstm_compiled import compiled_backward, compiled_forward
 from rnnkit.nn.ln_lstm import LN_EPS
 
 
@@ -71,8 +71,8 @@ def normalise(v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """(N(v), mean(v), 1/sqrt(var + eps)) over the last dimension: (..., n) -> (..., n),
     (..., 1), (..., 1).
 
-    ``torch.native_layer_norm`` without affine parameters: one fused kernel (``var_mean`` and
-    the arithmetic after it took about 4x as long here)."""
+    ``torch.native_layer_norm`` without affine parameters: one fused kernel, faster than
+    ``var_mean`` and the arithmetic after it (docs/benchmarks.md)."""
     return torch.native_layer_norm(v, (v.shape[-1],), None, None, LN_EPS)
 
 
@@ -80,9 +80,8 @@ def layer_norm_grad(grad: Tensor, v: Tensor, mean: Tensor, rstd: Tensor, gain: T
     """dL/dv of LN(v; gain) given grad = dL/dLN(v), for one step's rows (B, n):
     P(gain * grad) = r (w - mean(w) - N(v) mean(w N(v))) with w = gain * grad.
 
-    ``torch.native_layer_norm_backward``: one fused kernel per step, where the same projection as
-    two batched products (``bmm`` with the rows [1, N(v)]) took about twice as long (B32, 4H =
-    1024 and B64, 4H = 2048, one thread)."""
+    ``torch.native_layer_norm_backward``: one fused kernel per step, faster than the same
+    projection as two batched products (``bmm`` with the rows [1, N(v)]; docs/benchmarks.md)."""
     return torch.ops.aten.native_layer_norm_backward(grad, v, (v.shape[-1],), mean, rstd, gain,
                                                      None, [True, False, False])[0]
 
@@ -255,8 +254,8 @@ def explicit_lstm(xp: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, *,
     if lengths is not None:
         lengths = lengths.to(device=xp.device, dtype=torch.long)
     gain_hh, gain_c, bias_c = layer_norm if layer_norm is not None else (None, None, None)
-    # Layer norm in bfloat16 drifts (measured: 4 % of the output norm over 2 layers x 11 steps,
-    # gradient cosine 0.95 against float32), so the layer-norm LSTM stays float32 under autocast.
+    # Layer norm in bfloat16 drifts from float32 in outputs and gradients (docs/benchmarks.md), so
+    # the layer-norm LSTM stays float32 under autocast, as autocast keeps its own normalisations.
     y, h_n, c_n = under_autocast(ExplicitLSTM.apply, xp, *state, w_hh, b_hh, gain_hh, gain_c,
                                  bias_c, recurrent_mask, lengths, reverse,
                                  keep_float32=layer_norm is not None)

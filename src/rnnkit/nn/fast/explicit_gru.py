@@ -32,13 +32,13 @@ Backward, with g_t = dL/dh_t (output gradient plus what step t+1 passed back):
 Every right-hand side is g_t times a coefficient known before the loop, so the loop does
 ``E_t = C_t * g_t`` (C_t = [c^r, c^z, c^n r, z], (B, 4, H)), ``g_{t-1} += E^z_t`` and
 ``g_{t-1} += E^{rzn}_t W_hh``; dW_hh is ONE (3H, B*T) @ (B*T, H) product (one per chunk of time
-when the coefficients would not fit in :data:`~rnnkit.nn.explicit_common.CHUNK_BYTES`).
+when the coefficients would not fit in :data:`~rnnkit.nn.fast.explicit_common.CHUNK_BYTES`).
 
 **Two implementations of the loops, one layout.** ``csrc/gru_loops.cpp`` (built by
-:mod:`rnnkit.nn.native`) runs each step as its product plus one fused pass over the batch rows
+:mod:`rnnkit.nn.fast.native`) runs each step as its product plus one fused pass over the batch rows
 and is used whenever it is built and the tensors are CPU float32/float64; the Python loops below
 (:func:`_forward_loop`, :func:`_backward_loop`) are the fallback and the reference the tests tie
-it to. Both save the same buffers, taken from :data:`~rnnkit.nn.buffer_cache.CACHE`.
+it to. Both save the same buffers, taken from :data:`~rnnkit.nn.fast.buffer_cache.CACHE`.
 
 >>> import torch
 >>> B, T, H = 2, 5, 4
@@ -55,9 +55,9 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from rnnkit.nn import native
-from rnnkit.nn.buffer_cache import CACHE
-from rnnkit.nn.explicit_common import (RecurrentProduct, chunk_steps, chunks, final_state,
+from rnnkit.nn.fast import native
+from rnnkit.nn.fast.buffer_cache import CACHE
+from rnnkit.nn.fast.explicit_common import (RecurrentProduct, chunk_steps, chunks, final_state,
                                        finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
                                        previous_view, state_grads, steps_by_batch, time_order,

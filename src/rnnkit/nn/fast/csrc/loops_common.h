@@ -23,7 +23,9 @@ template <typename T>
 using Vec = at::vec::Vectorized<T>;
 
 // h (B, cols) @ W^T (cols -> rows), with W given as Python's RecurrentProduct holds it: packed
-// by oneDNN (mkldnn::_linear_pointwise) or as W^T (cols, rows) for mm.
+// by oneDNN (mkldnn::_linear_pointwise) or as W^T (cols, rows) for mm. `packed` is true only once
+// Python's onednn.available() has run that op here, so the lookup below, made on first use of a
+// packed weight, finds it; where the op is missing, Python passes W^T and mm runs.
 struct Product {
   Tensor weight;
   bool packed;
