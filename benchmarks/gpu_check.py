@@ -1,4 +1,4 @@
-"""The CUDA check of issue 6: CUDA paths against the reference, then timings against cuDNN.
+"""The CUDA check: CUDA paths against the reference, then timings against cuDNN.
 
 One prepared script for a GPU machine (``python benchmarks/gpu_check.py --out DIR``):
 

@@ -182,7 +182,7 @@ def bidir_rows() -> tuple[list[dict], float]:
     ], bi_s + uni_s
 
 
-# Generators (issue 4): trained through the CLI's own jobs, scored on their test parts.
+# Generators: trained through the tasks the CLI uses, scored on their test parts.
 def write_results(task: str, rows: list[dict], seconds: float) -> None:
     for r in rows:
         assert tuple(r) == KEYS, r

@@ -3,6 +3,10 @@ and continued with ``rnnkit train --resume RUN`` ends with exactly the weights o
 stopped (same batches, dropout masks, optimizer moments and schedule), and resuming refuses what
 it cannot continue in one line."""
 
+import os
+import shutil
+import signal
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -39,30 +43,38 @@ def write_data(task: str, root) -> list[str]:
     return ["--data", str(root / "names.csv")]
 
 
-def interrupt_at(monkeypatch, step: int) -> None:
-    """Make the next training run press Ctrl-C when ``step`` updates are done."""
+def interrupt_at(monkeypatch, step: int, signum: int, where: str) -> None:
+    """Make the next training run receive ``signum`` during update ``step`` (counted from 1):
+    at its start, or after its optimizer step."""
     real = Trainer.train_step
 
     def train_step(self, batch):
-        if self.step == step:
-            raise KeyboardInterrupt
-        return real(self, batch)
+        if where == "start" and self.step == step - 1:
+            os.kill(os.getpid(), signum)
+        metrics = real(self, batch)
+        if where == "end" and self.step == step:
+            os.kill(os.getpid(), signum)
+        return metrics
 
     monkeypatch.setattr(Trainer, "train_step", train_step)
 
 
-@pytest.mark.parametrize("task,stop", [("lm", 3), ("classify", 2), ("classify", 3), ("tag", 3),
-                                       ("seq2seq", 4), ("condgen", 3)])
+@pytest.mark.parametrize("task,stop,signum,where", [
+    ("lm", 3, signal.SIGINT, "start"), ("lm", 4, signal.SIGTERM, "end"),
+    ("classify", 2, signal.SIGINT, "end"), ("classify", 3, signal.SIGTERM, "start"),
+    ("tag", 3, signal.SIGINT, "start"), ("seq2seq", 4, signal.SIGTERM, "end"),
+    ("condgen", 3, signal.SIGINT, "end")])
 def test_a_stopped_and_resumed_run_ends_with_the_weights_of_an_unstopped_one(
-        task, stop, capsys, tmp_path, monkeypatch):
-    flags = ["train", "--task", task, *write_data(task, tmp_path), *SMALL, "--steps", "7",
+        task, stop, signum, where, capsys, tmp_path, monkeypatch):
+    flags = ["train", task, *write_data(task, tmp_path), *SMALL, "--steps", "7",
              "--dropout", "0.3"]
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     assert run_cli(capsys, *flags, "--out", str(whole))[0] == 0
 
-    interrupt_at(monkeypatch, stop)
+    interrupt_at(monkeypatch, stop, signum, where)
     code, _, err = run_cli(capsys, *flags, "--out", str(parts))
-    assert_one_line_error(code, err, f"interrupted at step {stop}", "--resume")
+    assert code == 128 + signum and "Traceback" not in err
+    assert f"stopped at step {stop}" in err.splitlines()[-1] and "--resume" in err
     monkeypatch.undo()
     code, out, _ = run_cli(capsys, "train", "--resume", str(parts), "--no-progress")
     assert code == 0, out
@@ -71,6 +83,21 @@ def test_a_stopped_and_resumed_run_ends_with_the_weights_of_an_unstopped_one(
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_a_keyboard_interrupt_outside_the_signal_handler_still_saves(capsys, tmp_path,
+                                                                     monkeypatch):
+    real = Trainer.train_step
+
+    def train_step(self, batch):
+        if self.step == 2:
+            raise KeyboardInterrupt
+        return real(self, batch)
+
+    monkeypatch.setattr(Trainer, "train_step", train_step)
+    code, _, err = run_cli(capsys, "train", "lm", *write_data("lm", tmp_path), *SMALL,
+                           "--steps", "5", "--out", str(tmp_path / "run"))
+    assert code == 130 and "interrupted at step 2" in err and "--resume" in err
 
 
 @pytest.mark.parametrize("stop", [0, 1, 3, 4, 6])
@@ -119,3 +146,10 @@ def test_resume_refuses_changed_data_other_settings_and_the_wrong_task(capsys, t
     (run / "trainer.pt").unlink()
     code, _, err = run_cli(capsys, "train", "--resume", str(run), "--steps", "5")
     assert_one_line_error(code, err, "cannot be resumed")
+
+
+def test_resuming_a_finished_run_asks_for_more_steps(capsys, tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    code, _, err = run_cli(capsys, "train", "--resume", str(run), "--steps", "4")
+    assert_one_line_error(code, err, "already at step 6 of 4", "--steps N with N > 6")

@@ -1,5 +1,5 @@
 """`rnnkit train --task classify|tag`, `predict`, `evaluate` and `datasets` end to end on tiny
-files in each format, and every bad input of issue 3 refused (or handled) in one line."""
+files in each format, and every bad input refused (or handled) in one line."""
 
 import io
 import json
@@ -102,7 +102,7 @@ def test_lm_stays_the_default_and_refuses_task_flags(capsys, tiny_text, tmp_path
     assert_one_line_error(code, err, "--pooling", "a flag of rnnkit train classify")
 
 
-# -- bad input (issue 3, point 6) -------------------------------------------------------------
+# -- bad input -------------------------------------------------------------------------------
 
 def _train(capsys, tmp_path, data, *flags, task="classify"):
     return run_cli(capsys, "train", "--task", task, "--data", str(data), "--out",

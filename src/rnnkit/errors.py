@@ -10,6 +10,15 @@ class RnnkitError(ValueError):
     """A problem with the user's input, stated in one line."""
 
 
+class Interrupted(RnnkitError):
+    """Training stopped by a signal at a step boundary; ``exit_code`` is the shell's 128 + the
+    signal number (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
 def first_line(error: Exception) -> str:
     """The first line of ``error``'s message, or its type's name when it has none."""
     lines = str(error).strip().splitlines()

@@ -9,7 +9,7 @@ import sys
 
 from rnnkit.cli import bench_cmd, datasets_cmd, experiment_cmd, train_cmd, use_cmds
 from rnnkit.cli.parser import Parser, parse
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import Interrupted, RnnkitError
 
 
 def build_parser(skip: str | None = None) -> Parser:
@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         parser, argv = _parser(argv)
         args = parse(parser, argv)
         return args.handler(args) or 0
+    except Interrupted as e:
+        print(f"rnnkit: {e}", file=sys.stderr)
+        return e.exit_code
     except RnnkitError as e:
         print(f"rnnkit: error: {e}", file=sys.stderr)
     except KeyboardInterrupt:

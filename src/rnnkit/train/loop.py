@@ -182,6 +182,7 @@ class Trainer:
         postfix: Callable[[dict, dict | None], dict[str, str]] = loss_postfix,
         progress: bool = True,
         probe: Callable[[int, Batch], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> dict | None:
         """Train from ``self.step`` up to ``config.steps``; return the last evaluation (or None).
 
@@ -190,10 +191,13 @@ class Trainer:
         ``clipped_steps`` and ``grad_norm_max`` (largest finite pre-clip norm) over the steps since
         the last record goes to ``log`` and the progress bar. ``evaluate()`` runs every
         ``eval_every`` steps and at the end; its dict is logged as ``{"kind": "eval", ...}``.
-        ``on_step(metrics)`` is called after every step (checkpointing, early stopping...).
         ``probe(step, batch)`` is called after every update with the batch it used (gradient
-        diagnostics, ``rnnkit.train.diagnostics``); None costs nothing.
-        A finite iterable of batches is iterated again when it runs out.
+        diagnostics, ``rnnkit.train.diagnostics``); None costs nothing. ``on_step(metrics)`` is
+        called last in every step, after the probe and any evaluation, so that a checkpoint it
+        writes holds everything the step did (its RNG draws included). ``should_stop()`` is
+        asked between steps; when it says True, training ends there (a signal asked for it) and
+        the closing evaluation is skipped. A finite iterable of batches is iterated again when it
+        runs out.
         """
         cfg = self.config
         bar = tqdm(total=cfg.steps, initial=self.step, unit="step", disable=not progress)
@@ -212,14 +216,16 @@ class Trainer:
                         log.write(record)
                     bar.set_postfix(postfix(record, last_eval), refresh=False)
                     window = Window()
-                if on_step is not None:
-                    on_step(metrics)
                 if probe is not None and not metrics["skipped"]:
                     probe(self.step, batch)
                 due = cfg.eval_every and self.step % cfg.eval_every == 0 and self.step < cfg.steps
                 if evaluate is not None and not metrics["skipped"] and due:
                     last_eval = self._evaluate(evaluate, log)
                     window = window.restart()  # tokens/s should not count evaluation time
+                if on_step is not None:
+                    on_step(metrics)
+                if should_stop is not None and should_stop():
+                    return last_eval
             if evaluate is not None:
                 last_eval = self._evaluate(evaluate, log)
         finally:

@@ -12,6 +12,7 @@ batch an uninterrupted run would have drawn next.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Callable
@@ -19,11 +20,12 @@ from typing import Callable
 from torch import nn
 
 from rnnkit.data.padded import PaddedBatches
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import Interrupted, RnnkitError
 from rnnkit.train.checkpoint import (load_checkpoint_meta, load_model_weights,
                                      load_trainer_state, params_finite, save_checkpoint)
 from rnnkit.train.loop import Trainer
 from rnnkit.train.run_folder import CONFIG_FILE, METRICS_FILE, write_json
+from rnnkit.train.signals import NAMES, StopRequest
 
 
 def saved_settings(saved_model: dict, derived: tuple[str, ...]) -> dict:
@@ -76,7 +78,8 @@ def fit_with_checkpoints(run_dir: Path, model: nn.Module, trainer: Trainer, batc
                          after_save: Callable[[], None] | None = None,
                          **fit_options) -> tuple[dict | None, float]:
     """``trainer.fit(batches, ...)`` with a checkpoint every ``checkpoint_every`` steps (0:
-    none), at the end and on Ctrl-C (then a one-line error naming the resume command);
+    none), at the end, and at the step boundary where SIGINT or SIGTERM stopped it (then
+    :class:`~rnnkit.errors.Interrupted` names the resume command; exit status 130 or 143);
     ``after_save()`` runs after each checkpoint (a learning-curve plot, say). ``batches`` is
     anything with ``state_dict()``: PaddedBatches or a language model's StreamBatcher.
 
@@ -100,14 +103,26 @@ def fit_with_checkpoints(run_dir: Path, model: nn.Module, trainer: Trainer, batc
             checkpoint()
 
     first, start = trainer.step, time.perf_counter()
-    try:
-        last = trainer.fit(batches, on_step=step_done, **fit_options)
-    except KeyboardInterrupt:
-        if trainer.step > first and params_finite(model):
-            checkpoint()
-            raise RnnkitError(f"interrupted at step {trainer.step}; checkpoint saved, continue "
-                              f"with: rnnkit train --resume {run_dir}") from None
-        raise RnnkitError(f"interrupted at step {trainer.step}; nothing new to save") from None
-    seconds = time.perf_counter() - start
-    checkpoint()
+    with StopRequest() as stop:
+        try:
+            last = trainer.fit(batches, on_step=step_done, should_stop=lambda: stop.requested,
+                               **fit_options)
+        except KeyboardInterrupt:   # outside the main thread: the step may be cut in half
+            if trainer.step > first and params_finite(model):
+                checkpoint()
+                raise Interrupted(f"interrupted at step {trainer.step}; checkpoint saved, "
+                                  f"continue with: rnnkit train --resume {run_dir}",
+                                  signal.SIGINT) from None
+            raise Interrupted(f"interrupted at step {trainer.step}; nothing new to save",
+                              signal.SIGINT) from None
+        if stop.requested:
+            if trainer.step > first and params_finite(model):
+                checkpoint()
+                raise Interrupted(f"stopped at step {trainer.step} ({NAMES[stop.signum]}); "
+                                  f"checkpoint saved, continue with: rnnkit train --resume "
+                                  f"{run_dir}", stop.signum)
+            raise Interrupted(f"stopped at step {trainer.step} ({NAMES[stop.signum]}); nothing "
+                              "new to save", stop.signum)
+        seconds = time.perf_counter() - start
+        checkpoint()
     return last, seconds
