@@ -16,6 +16,12 @@ from torch import Tensor
 from rnnkit.errors import RnnkitError
 
 
+# Below these, logits / temperature overflow float32 and nucleus masses underflow: a
+# temperature that small is greedy decoding (0), a top-p that small keeps one token anyway.
+MIN_TEMPERATURE, MAX_TEMPERATURE = 1e-3, 1e3
+MIN_TOP_P = 1e-6
+
+
 @dataclass(frozen=True)
 class SamplingConfig:
     """How the next token is drawn."""
@@ -26,12 +32,13 @@ class SamplingConfig:
     seed: int | None = None          # for repeatable samples
 
     def __post_init__(self) -> None:
-        if not self.temperature >= 0:
-            raise RnnkitError(f"temperature must be >= 0, got {self.temperature}")
+        if not (self.temperature == 0 or MIN_TEMPERATURE <= self.temperature <= MAX_TEMPERATURE):
+            raise RnnkitError(f"temperature must be 0 (greedy) or in [{MIN_TEMPERATURE}, "
+                              f"{MAX_TEMPERATURE}], got {self.temperature}")
         if self.top_k is not None and self.top_k < 1:
             raise RnnkitError(f"top-k must be at least 1, got {self.top_k}")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise RnnkitError(f"top-p must be in (0, 1], got {self.top_p}")
+        if self.top_p is not None and not MIN_TOP_P <= self.top_p <= 1:
+            raise RnnkitError(f"top-p must be in [{MIN_TOP_P}, 1], got {self.top_p}")
 
 
 def filter_logits(logits: Tensor, config: SamplingConfig) -> Tensor:

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.errors import RnnkitError
+from rnnkit.typed import config_from
 from rnnkit.models.baselines.transformer import (Block, TransformerConfig, init_gpt2,
                                                  position_vectors)
 from rnnkit.models.encoders import build_encoder
@@ -220,8 +221,8 @@ def build_seq2seq(fields: dict) -> Seq2Seq | TransformerSeq2Seq:
     ``decoder_cell="transformer"`` is the transformer encoder-decoder, anything else the
     recurrent :class:`Seq2Seq` (whose encoder may still be a transformer)."""
     if fields.get("decoder_cell") == "transformer":
-        return TransformerSeq2Seq(TransformerSeq2SeqConfig(**fields))
-    return Seq2Seq(Seq2SeqConfig(**fields))
+        return TransformerSeq2Seq(config_from(TransformerSeq2SeqConfig, fields, "the model config"))
+    return Seq2Seq(config_from(Seq2SeqConfig, fields, "the model config"))
 
 
 __all__ = ["DecoderBlock", "TransformerSeq2Seq", "TransformerSeq2SeqConfig", "build_seq2seq"]

@@ -144,7 +144,3 @@ def epochs_of(s: dict) -> float | None:
     """``--epochs``, or None when the run's length is ``--steps`` (the command line keeps only
     the one given, or the task's default)."""
     return s.get("epochs")
-
-
-def model_error(task: str, e: TypeError) -> RnnkitError:
-    return RnnkitError(f"a model setting does not apply to {task} ({e})")

@@ -19,12 +19,13 @@ from rnnkit.data.datasets import read_ts
 from rnnkit.errors import RnnkitError
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.pooling import POOLINGS
-from rnnkit.tasks.base import model_error
+from rnnkit.models.sizing import build_checked
 from rnnkit.tasks.flags import add_csv_flags, positive_int
 from rnnkit.tasks.labelled import DEFAULTS, LabelledTask
 from rnnkit.train.losses import balanced_weights, classify_loss
 from rnnkit.train.run import RunSpec
 from rnnkit.train.task_eval import predict_logits
+from rnnkit.typed import config_from
 
 
 class ClassifyTask(LabelledTask):
@@ -60,14 +61,13 @@ class ClassifyTask(LabelledTask):
             settings = {**settings, "vocab_size": 0, "input_size": codec.features}
         else:
             settings = {**settings, "vocab_size": codec.vocab.size}
-        try:
-            config = ClassifierConfig(num_classes=len(codec.labels), **settings)
-        except TypeError as e:
-            raise model_error("a classifier", e) from None
-        return SequenceClassifier(config), config
+        config = config_from(ClassifierConfig, settings, "the model settings",
+                             num_classes=len(codec.labels))
+        return build_checked(lambda: SequenceClassifier(config)), config
 
     def model_of(self, settings: dict):
-        return SequenceClassifier(ClassifierConfig(**settings))
+        config = config_from(ClassifierConfig, settings, "the model config")
+        return build_checked(lambda: SequenceClassifier(config), training=False)
 
     def loss_of(self, data, prepared):
         weight = balanced_weights(prepared.train[1], len(prepared.codec.labels)) \

@@ -31,15 +31,17 @@ from rnnkit.infer import SamplingConfig
 from rnnkit.infer.conditional import sample_conditional, stream_conditional
 from rnnkit.infer.stopping import GenerationLimits
 from rnnkit.models.conditional import ConditionalConfig, ConditionalGenerator
-from rnnkit.models.encoders import RECURRENT, MINIMAL
+from rnnkit.models.encoders import MINIMAL, RECURRENT
+from rnnkit.models.sizing import build_checked
 from rnnkit.tasks import condgen_eval
-from rnnkit.tasks.base import Task, epochs_of, model_error, train_config
+from rnnkit.tasks.base import Task, epochs_of, train_config
 from rnnkit.tasks.flags import (add_csv_flags, add_sampling_flags, add_split_seed_flag,
                                 add_test_split_flags, positive_int)
 from rnnkit.train.loop import evaluate_loss
 from rnnkit.train.losses import seq_loss
 from rnnkit.train.run import RunResult, RunSetup, RunSpec
 from rnnkit.train.run_folder import from_saved, write_json
+from rnnkit.typed import config_from
 
 CELLS = (*RECURRENT, *MINIMAL)
 
@@ -138,12 +140,10 @@ class CondGenTask(Task):
         return prepare(data)
 
     def build(self, prepared: CondGenData, model_settings: dict, spec: RunSpec) -> RunSetup:
-        try:
-            config = ConditionalConfig(vocab_size=prepared.codec.size,
-                                       num_conditions=len(prepared.conditions), **model_settings)
-        except TypeError as e:
-            raise model_error("a conditional generator", e) from None
-        model = ConditionalGenerator(config)
+        config = config_from(ConditionalConfig, model_settings, "the model settings",
+                             vocab_size=prepared.codec.size,
+                             num_conditions=len(prepared.conditions))
+        model = build_checked(lambda: ConditionalGenerator(config))
         batches = PaddedBatches(*encode_pairs(prepared.codec, prepared.conditions,
                                               prepared.train),
                                 spec.data.batch_size, seed=spec.train.seed)
@@ -185,7 +185,8 @@ class CondGenTask(Task):
 
     def from_meta(self, meta: dict):
         try:
-            model = ConditionalGenerator(ConditionalConfig(**meta["model"]))
+            config = config_from(ConditionalConfig, meta.get("model"), "the model config")
+            model = build_checked(lambda: ConditionalGenerator(config), training=False)
             return model, (SymbolCodec.from_dict(meta["codec"]), tuple(meta["conditions"]))
         except (TypeError, KeyError) as e:
             raise RnnkitError(f"the model config is not one this version knows ({e})") from None

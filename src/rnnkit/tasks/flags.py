@@ -44,6 +44,22 @@ def _float(text: str) -> float:
     return value
 
 
+def seed(text: str) -> int:
+    """A random seed in [0, 2**32) (what NumPy accepts)."""
+    value = _int(text, 0, "an integer >= 0")
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"must be below 2**32, got {value}")
+    return value
+
+
+def learning_rate(text: str) -> float:
+    """A peak learning rate in (0, 1000]: larger ones only ever diverge."""
+    value = positive_float(text)
+    if value > 1000:
+        raise argparse.ArgumentTypeError(f"must be at most 1000, got {value}")
+    return value
+
+
 def positive_float(text: str) -> float:
     value = _float(text)
     if value <= 0:
@@ -108,7 +124,7 @@ def add_common_train_flags(p: argparse.ArgumentParser, cells: tuple[str, ...] = 
     length = p.add_mutually_exclusive_group()
     length.add_argument("--steps", type=positive_int, metavar="N", help="optimizer updates")
     length.add_argument("--epochs", type=positive_float, metavar="E", help="passes over the data")
-    p.add_argument("--lr", type=positive_float, metavar="LR", help="peak learning rate")
+    p.add_argument("--lr", type=learning_rate, metavar="LR", help="peak learning rate")
     clip = p.add_mutually_exclusive_group()
     clip.add_argument("--clip", type=positive_float, metavar="NORM",
                       help="clip the global gradient norm")
@@ -118,7 +134,7 @@ def add_common_train_flags(p: argparse.ArgumentParser, cells: tuple[str, ...] = 
                    help="the cosine schedule's floor, as a fraction of --lr (0 anneals to zero, "
                         "1 keeps the rate constant after warm-up)")
     p.add_argument("--weight-decay", type=nonnegative_float, metavar="W", help="weight decay")
-    p.add_argument("--seed", type=nonnegative_int, metavar="S", help="random seed")
+    p.add_argument("--seed", type=seed, metavar="S", help="random seed")
     p.add_argument("--optimizer", choices=OPTIMIZERS,
                    help="adamw, or sgd: plain SGD (the LSTM language-model recipe)")
     p.add_argument("--precision", choices=PRECISIONS,
@@ -144,7 +160,7 @@ def add_positional_flag(p: argparse.ArgumentParser) -> None:
 
 
 def add_split_seed_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--split-seed", type=nonnegative_int, metavar="S",
+    p.add_argument("--split-seed", type=seed, metavar="S",
                    help="seed of the train/test split (default: --seed); keep it fixed to "
                         "train several models on one split")
 
@@ -174,7 +190,7 @@ def add_sampling_flags(p: argparse.ArgumentParser) -> None:
                    help="0 = greedy; lower is more conservative (0.8)")
     p.add_argument("--top-k", type=positive_int, metavar="K", help="sample from the K likeliest")
     p.add_argument("--top-p", type=unit_interval, metavar="P", help="nucleus sampling mass")
-    p.add_argument("--seed", type=nonnegative_int, metavar="S", help="for a repeatable sample")
+    p.add_argument("--seed", type=seed, metavar="S", help="for a repeatable sample")
     p.add_argument("--stop", action="append", metavar="TEXT", type=escaped_text,
                    help="end when the generated text contains TEXT, which is not shown; "
                         "\\n is a newline (repeatable)")

@@ -25,14 +25,16 @@ from rnnkit.data.lm_corpus import BUILTIN, PTB, read_corpus, read_test_text, spl
 from rnnkit.data.tokenizers import LEVELS, Tokenizer, build_tokenizer, tokenizer_from_dict
 from rnnkit.errors import RnnkitError
 from rnnkit.models import LanguageModel, LMConfig
+from rnnkit.models.sizing import build_checked
 from rnnkit.tasks import lm_use
-from rnnkit.tasks.base import Task, epochs_of, model_error, train_config
+from rnnkit.tasks.base import Task, epochs_of, train_config
 from rnnkit.tasks.flags import add_diagnose_flag, add_positional_flag, positive_int
 from rnnkit.train.loop import bpc_postfix, evaluate_loss, ppl_postfix
 from rnnkit.train.losses import lm_loss
 from rnnkit.train.metrics import LN2, MetricsLog
 from rnnkit.train.run import RunResult, RunSetup, RunSpec
 from rnnkit.train.run_folder import METRICS_FILE
+from rnnkit.typed import config_from
 
 TOKENIZER_FILE = "tokenizer.json"
 
@@ -130,11 +132,9 @@ class LanguageModelTask(Task):
 
     def build(self, prepared: LMData, model: dict, spec: RunSpec) -> RunSetup:
         data, tokenizer = prepared.config, prepared.tokenizer
-        try:
-            config = LMConfig(vocab_size=tokenizer.vocab_size, **model)
-        except TypeError as e:
-            raise model_error("a language model", e) from None
-        net = LanguageModel(config)
+        config = config_from(LMConfig, model, "the model settings",
+                             vocab_size=tokenizer.vocab_size)
+        net = build_checked(lambda: LanguageModel(config))
         batcher = StreamBatcher(prepared.train_ids, data.batch_size, data.seq_len)
         lanes = eval_lanes(data, len(prepared.val_ids))
         list(eval_windows(prepared.val_ids, lanes, data.seq_len))  # a too-short tail fails now
@@ -169,11 +169,9 @@ class LanguageModelTask(Task):
         return lm_use.report(result, spec, describe)
 
     def from_meta(self, meta: dict):
-        try:
-            config = LMConfig(**meta["model"])
-        except (TypeError, KeyError) as e:
-            raise RnnkitError(f"the model config is not one this version knows ({e})") from None
-        return LanguageModel(config), tokenizer_from_dict(meta["tokenizer"])
+        config = config_from(LMConfig, meta.get("model"), "the model config")
+        return build_checked(lambda: LanguageModel(config), training=False), \
+            tokenizer_from_dict(meta.get("tokenizer"))
 
     add_predict_flags = staticmethod(lm_use.add_predict_flags)
     predict = staticmethod(lm_use.predict)

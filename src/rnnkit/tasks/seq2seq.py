@@ -30,9 +30,10 @@ from rnnkit.errors import RnnkitError
 from rnnkit.infer.seq2seq_score import score, summary_line
 from rnnkit.models.attention import KINDS
 from rnnkit.models.encoders import ENCODERS
+from rnnkit.models.sizing import build_checked
 from rnnkit.models.transformer_seq2seq import TransformerSeq2Seq, build_seq2seq
 from rnnkit.tasks import seq2seq_use
-from rnnkit.tasks.base import Task, epochs_of, model_error, train_config
+from rnnkit.tasks.base import Task, epochs_of, train_config
 from rnnkit.tasks.flags import (add_positional_flag, add_split_seed_flag, add_test_split_flags,
                                 nonnegative_float, positive_int)
 from rnnkit.train.loop import evaluate_loss
@@ -169,11 +170,8 @@ class Seq2SeqTask(Task):
 
     def build(self, prepared: PairData, model_settings: dict, spec: RunSpec) -> RunSetup:
         codecs = prepared.codecs
-        try:
-            model = build_seq2seq(dict(source_vocab=codecs[0].size, target_vocab=codecs[1].size,
-                                       **model_settings))
-        except TypeError as e:
-            raise model_error("seq2seq", e) from None
+        model = build_checked(lambda: build_seq2seq(dict(
+            model_settings, source_vocab=codecs[0].size, target_vocab=codecs[1].size)))
         k = spec.options.get("scheduled_sampling", 0.0)
         if k and isinstance(model, TransformerSeq2Seq):
             raise RnnkitError("scheduled sampling needs a decoder that runs step by step in "
@@ -224,7 +222,10 @@ class Seq2SeqTask(Task):
 
     def from_meta(self, meta: dict):
         try:
-            return build_seq2seq(meta["model"]), (SymbolCodec.from_dict(meta["source"]),
+            if not isinstance(meta.get("model"), dict):
+                raise RnnkitError("the model config is not an object")
+            model = build_checked(lambda: build_seq2seq(meta["model"]), training=False)
+            return model, (SymbolCodec.from_dict(meta["source"]),
                                                   SymbolCodec.from_dict(meta["target"]))
         except (TypeError, KeyError) as e:
             raise RnnkitError(f"the model config is not one this version knows ({e})") from None

@@ -15,13 +15,14 @@ import argparse
 import torch
 
 from rnnkit.errors import RnnkitError
+from rnnkit.models.sizing import build_checked
 from rnnkit.models.tagger import Tagger, TaggerConfig
-from rnnkit.tasks.base import model_error
 from rnnkit.tasks.flags import probability
 from rnnkit.tasks.labelled import DEFAULTS, LabelledTask
 from rnnkit.train.losses import tag_loss
 from rnnkit.train.run import RunSpec
 from rnnkit.train.task_eval import predict_logits
+from rnnkit.typed import config_from
 
 
 class TagTask(LabelledTask):
@@ -49,15 +50,14 @@ class TagTask(LabelledTask):
         return self.spec_of(s, self.data_config(s), model)
 
     def make_model(self, codec, settings: dict):
-        try:
-            config = TaggerConfig(num_tags=len(codec.labels), vocab_size=codec.words.size,
-                                  char_vocab_size=codec.chars.size, **settings)
-        except TypeError as e:
-            raise model_error("a tagger", e) from None
-        return Tagger(config), config
+        config = config_from(TaggerConfig, settings, "the model settings",
+                             num_tags=len(codec.labels), vocab_size=codec.words.size,
+                             char_vocab_size=codec.chars.size)
+        return build_checked(lambda: Tagger(config)), config
 
     def model_of(self, settings: dict):
-        return Tagger(TaggerConfig(**settings))
+        config = config_from(TaggerConfig, settings, "the model config")
+        return build_checked(lambda: Tagger(config), training=False)
 
     def loss_of(self, data, prepared):
         return tag_loss

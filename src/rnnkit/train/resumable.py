@@ -63,6 +63,10 @@ def start_run(run_dir: Path, saved: dict | None, config: dict, meta: dict, model
     """
     if saved is not None:
         restore(run_dir, model, meta, trainer, batches)
+        if trainer.step >= trainer.config.steps:
+            raise RnnkitError(f"'{run_dir}' is already at step {trainer.step} of "
+                              f"{trainer.config.steps}; give --steps N with N > {trainer.step} "
+                              "to train it further")
         write_json(run_dir / CONFIG_FILE, {**saved, "train": config["train"]})
         return
     run_dir.mkdir(parents=True, exist_ok=True)

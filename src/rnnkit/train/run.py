@@ -119,9 +119,6 @@ def train_run(task: Trainable, run_dir: str | Path, spec: RunSpec, *, saved: dic
               **setup.config}
     start_run(run_dir, saved, config, setup.meta, setup.model, trainer, setup.batches,
               setup.files)
-    if saved is not None and trainer.step >= train.steps:
-        raise RnnkitError(f"'{run_dir}' is already at step {trainer.step} of {train.steps}; "
-                          f"give --steps N with N > {trainer.step} to train it further")
 
     def plot_curve() -> None:
         if (run_dir / METRICS_FILE).is_file():

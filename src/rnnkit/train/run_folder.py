@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rnnkit.data.text import atomic_write
 from rnnkit.errors import RnnkitError
+from rnnkit.typed import config_from
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -61,8 +62,6 @@ def check_new_run_folder(out: Path, overwrite: bool) -> Path:
 
 def from_saved(config_class, saved: dict, key: str, run_dir, **changes):
     """``config_class`` built from the run's ``config.json`` entry ``saved[key]`` (with
-    ``changes``), or one line saying the run was saved by another version."""
-    try:
-        return config_class(**{**saved[key], **changes})
-    except (TypeError, KeyError) as e:
-        raise RnnkitError(f"'{run_dir}/config.json' does not fit this version ({e})") from None
+    ``changes``), its types checked, or one line naming what does not fit."""
+    return config_from(config_class, saved.get(key), f"'{run_dir}/config.json' ({key})",
+                       **changes)
