@@ -38,6 +38,10 @@ def _parser(argv: list[str]) -> tuple[Parser, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv and argv[0] == "train":
+            launched = train_cmd.launch(argv)
+            if launched is not None:
+                return launched
         parser, argv = _parser(argv)
         args = parse(parser, argv)
         return args.handler(args) or 0

@@ -4,19 +4,25 @@
     rnnkit train classify --data builtin:jvowels   a subcommand per task, its own flags only
     rnnkit train --task classify ...               the same (another spelling)
     rnnkit train --resume RUN [--steps N]          any run, with its own settings
+    rnnkit train ... --nproc N                     N data-parallel processes (torchrun)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from rnnkit.cli.parser import Parser
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks import TASKS, task_named
-from rnnkit.tasks.flags import add_common_train_flags
+from rnnkit.tasks.flags import add_common_train_flags, positive_int
+from rnnkit.train.checkpoint import MODEL_FILE
+from rnnkit.train.distributed import restarted
 from rnnkit.train.run import train_run
-from rnnkit.train.run_folder import check_new_run_folder, read_run_config
+from rnnkit.train.run_folder import CONFIG_FILE, check_new_run_folder, read_run_config
 
 # What --resume accepts beside the run folder: the length, and how the run reports and saves.
 RESUME_FLAGS = ("resume", "steps", "no_progress", "diagnose_every", "checkpoint_every")
@@ -118,10 +124,33 @@ def settings(task, given: dict) -> dict:
     return s
 
 
+def launch(argv: list[str]) -> int | None:
+    """``rnnkit train ... --nproc N`` outside torchrun: start N processes of the same command
+    with torchrun on this machine and return its exit status (None: no --nproc, or already
+    inside torchrun)."""
+    if "WORLD_SIZE" in os.environ:
+        return None
+    for i, arg in enumerate(argv):
+        if arg == "--nproc" or arg.startswith("--nproc="):
+            value = arg.split("=", 1)[1] if "=" in arg else (argv[i + 1] if i + 1 < len(argv)
+                                                             else "")
+            rest = argv[:i] + argv[i + (1 if "=" in arg else 2):]
+            try:
+                n = positive_int(value)
+            except argparse.ArgumentTypeError as e:
+                raise RnnkitError(f"--nproc: {e}") from None
+            command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                       f"--nproc_per_node={n}", "-m", "rnnkit", *rest]
+            return subprocess.run(command).returncode
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     task = TASKS[args.task]
     given = {k: v for k, v in vars(args).items() if k not in ("handler", "parser", "task",
-                                                              "command")}
+                                                              "command", "nproc")}
+    if restarted() and "resume" not in given and "out" in given:
+        given = _after_restart(given)
     if "resume" in given:
         return _resume(task, given)
     s = settings(task, given)
@@ -131,7 +160,17 @@ def run(args: argparse.Namespace) -> int:
     result = train_run(task, out, spec, progress=not given.get("no_progress"),
                        checkpoint_every=given.get("checkpoint_every", task.checkpoint_every),
                        diagnose_every=given.get("diagnose_every"))
-    return task.report(result, spec)
+    return task.report(result, spec) if result.main else 0
+
+
+def _after_restart(given: dict) -> dict:
+    """A worker torchrun restarted after a failure continues from the run's last checkpoint,
+    or starts the run again when none was written yet."""
+    out = Path(given["out"])
+    if (out / CONFIG_FILE).is_file() and (out / MODEL_FILE).is_file():
+        return {"resume": given["out"], **{k: v for k, v in given.items()
+                                           if k in RESUME_FLAGS and k != "steps"}}
+    return {**given, "overwrite": True}
 
 
 def _resume(task, given: dict) -> int:
@@ -146,4 +185,4 @@ def _resume(task, given: dict) -> int:
     every = given.get("checkpoint_every", saved.get("checkpoint_every", task.checkpoint_every))
     result = train_run(task, run_dir, spec, saved=saved, progress=not given.get("no_progress"),
                        checkpoint_every=every, diagnose_every=given.get("diagnose_every"))
-    return task.report(result, spec)
+    return task.report(result, spec) if result.main else 0

@@ -52,6 +52,14 @@ class PaddedBatches:
         self.pass_start = self.rng.getstate()  # generator state when the current pass began
         self.position = 0                       # batches handed out in the current pass
         self.skip = 0                           # batches the next pass skips (resume)
+        self.rank, self.world = 0, 1            # this process's share of each batch
+
+    def shard(self, rank: int, world: int) -> "PaddedBatches":
+        """Yield only this process's rows of every batch: the contiguous slice ``rank`` of
+        ``world`` (the same pass plan in every process, so the shards of one batch together are
+        the single-process batch; a batch with fewer rows than processes repeats rows)."""
+        self.rank, self.world = rank, world
+        return self
 
     def __len__(self) -> int:
         return -(-len(self.inputs) // self.batch_size)
@@ -73,9 +81,18 @@ class PaddedBatches:
             order, starts = self._plan()
         self.position = skip
         for s in starts[skip:]:
-            idx = order[s: s + self.batch_size]
+            idx = self._rows(order[s: s + self.batch_size])
             self.position += 1
             yield pad_batch([self.inputs[i] for i in idx], [self.targets[i] for i in idx])
+
+    def _rows(self, idx: list[int]) -> list[int]:
+        if self.world == 1:
+            return idx
+        if len(idx) < self.world:
+            return [idx[self.rank % len(idx)]]
+        per, extra = divmod(len(idx), self.world)
+        start = self.rank * per + min(self.rank, extra)
+        return idx[start: start + per + (self.rank < extra)]
 
     def _plan(self) -> tuple[list[int], list[int]]:
         """One pass: the example order and the start of each batch in it (advances the rng)."""

@@ -95,6 +95,18 @@ class StreamBatcher:
         self._window = 0  # index of the next window within the current pass
         self._epoch = 0  # completed passes over the lanes
 
+    def shard(self, rank: int, world: int) -> "StreamBatcher":
+        """Keep only lanes ``[rank * B/W, (rank + 1) * B/W)``: the ``world`` shards of one
+        batcher are exactly its batch, each process training its own lanes (data parallelism
+        over lanes; every lane still carries its state from window to window)."""
+        if self.batch_size % world:
+            raise RnnkitError(f"--batch-size {self.batch_size} does not split evenly over "
+                              f"{world} processes; give a multiple of {world}")
+        per = self.batch_size // world
+        self.lanes = self.lanes[rank * per: (rank + 1) * per]                  # (B/W, L)
+        self.batch_size = per
+        return self
+
     @property
     def windows_per_epoch(self) -> int:
         """Full windows per pass: window k needs targets up to ``k*T + T`` < L."""

@@ -152,6 +152,10 @@ def add_common_train_flags(p: argparse.ArgumentParser, cells: tuple[str, ...] = 
                    help="continue RUN where its last checkpoint stopped (only --steps, "
                         "--checkpoint-every and --no-progress may be given with it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--nproc", type=positive_int, metavar="N",
+                   help="train in N data-parallel processes on this machine (torchrun; "
+                        "--batch-size is the total over them); several machines: "
+                        "torchrun ... -m rnnkit train, see docs/distributed.md")
 
 
 def add_positional_flag(p: argparse.ArgumentParser) -> None:

@@ -23,6 +23,7 @@ from rnnkit.data.padded import PaddedBatches
 from rnnkit.errors import Interrupted, RnnkitError
 from rnnkit.train.checkpoint import (load_checkpoint_meta, load_model_weights,
                                      load_trainer_state, params_finite, save_checkpoint)
+from rnnkit.train.distributed import World, any_process, gather
 from rnnkit.train.loop import Trainer
 from rnnkit.train.run_folder import CONFIG_FILE, METRICS_FILE, write_json
 from rnnkit.train.signals import NAMES, StopRequest
@@ -34,8 +35,14 @@ def saved_settings(saved_model: dict, derived: tuple[str, ...]) -> dict:
     return {k: v for k, v in saved_model.items() if k not in derived}
 
 
+def process_state(trainer: Trainer) -> dict:
+    """What differs between data-parallel processes: their RNG draws and carried states."""
+    state = trainer.state_dict()
+    return {"rng": state["rng"], "carried_state": state["carried_state"]}
+
+
 def restore(run_dir: Path, model: nn.Module, meta: dict, trainer: Trainer,
-            batches: PaddedBatches) -> None:
+            batches: PaddedBatches, world: World = World()) -> None:
     """Load a saved run into a freshly built ``model``/``trainer``/``batches`` (in place).
 
     ``meta`` (model config and vocabularies, as rebuilt from today's data) must equal the one
@@ -49,12 +56,18 @@ def restore(run_dir: Path, model: nn.Module, meta: dict, trainer: Trainer,
     if "data" not in state:
         raise RnnkitError(f"'{run_dir}' was saved without its data position, so it cannot be "
                           "resumed; train it again")
+    saved_world = len(state.get("processes", [None]))
+    if saved_world != world.size:
+        raise RnnkitError(f"'{run_dir}' was trained by {saved_world} process(es); resume it "
+                          f"with the same number (this is {world.size})")
+    if world.parallel:
+        state = {**state, **state["processes"][world.rank]}
     trainer.load_state_dict(state)
     batches.load_state_dict(state["data"])
 
 
 def start_run(run_dir: Path, saved: dict | None, config: dict, meta: dict, model: nn.Module,
-              trainer: Trainer, batches, files: dict) -> None:
+              trainer: Trainer, batches, files: dict, world: World = World()) -> None:
     """Continue the saved run (``saved``: its config.json) or start a fresh run folder.
 
     Resuming restores weights, trainer and batch position and keeps the saved config but for
@@ -62,12 +75,15 @@ def start_run(run_dir: Path, saved: dict | None, config: dict, meta: dict, model
     task's ``files`` (name -> JSON object), and drops an old metrics log.
     """
     if saved is not None:
-        restore(run_dir, model, meta, trainer, batches)
+        restore(run_dir, model, meta, trainer, batches, world)
         if trainer.step >= trainer.config.steps:
             raise RnnkitError(f"'{run_dir}' is already at step {trainer.step} of "
                               f"{trainer.config.steps}; give --steps N with N > {trainer.step} "
                               "to train it further")
-        write_json(run_dir / CONFIG_FILE, {**saved, "train": config["train"]})
+        if world.main:
+            write_json(run_dir / CONFIG_FILE, {**saved, "train": config["train"]})
+        return
+    if not world.main:
         return
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / CONFIG_FILE, config)
@@ -80,6 +96,7 @@ def fit_with_checkpoints(run_dir: Path, model: nn.Module, trainer: Trainer, batc
                          meta: dict, *, checkpoint_every: int = 0,
                          on_step: Callable[[dict], None] | None = None,
                          after_save: Callable[[], None] | None = None,
+                         world: World = World(),
                          **fit_options) -> tuple[dict | None, float]:
     """``trainer.fit(batches, ...)`` with a checkpoint every ``checkpoint_every`` steps (0:
     none), at the end, and at the step boundary where SIGINT or SIGTERM stopped it (then
@@ -94,7 +111,13 @@ def fit_with_checkpoints(run_dir: Path, model: nn.Module, trainer: Trainer, batc
     consumed = batches.state_dict()
 
     def checkpoint() -> None:
-        save_checkpoint(run_dir, model, {**trainer.state_dict(), "data": consumed}, meta)
+        processes = gather(process_state(trainer), world)    # a collective: every process
+        if not world.main:
+            return
+        state = {**trainer.state_dict(), "data": consumed}
+        if world.parallel:
+            state["processes"] = processes
+        save_checkpoint(run_dir, model, state, meta)
         if after_save is not None:
             after_save()
 
@@ -108,9 +131,15 @@ def fit_with_checkpoints(run_dir: Path, model: nn.Module, trainer: Trainer, batc
 
     first, start = trainer.step, time.perf_counter()
     with StopRequest() as stop:
+        stopping = False
+
+        def should_stop() -> bool:
+            nonlocal stopping
+            stopping = any_process(stop.requested, world)    # every process stops together
+            return stopping
+
         try:
-            last = trainer.fit(batches, on_step=step_done, should_stop=lambda: stop.requested,
-                               **fit_options)
+            last = trainer.fit(batches, on_step=step_done, should_stop=should_stop, **fit_options)
         except KeyboardInterrupt:   # outside the main thread: the step may be cut in half
             if trainer.step > first and params_finite(model):
                 checkpoint()
@@ -119,14 +148,14 @@ def fit_with_checkpoints(run_dir: Path, model: nn.Module, trainer: Trainer, batc
                                   signal.SIGINT) from None
             raise Interrupted(f"interrupted at step {trainer.step}; nothing new to save",
                               signal.SIGINT) from None
-        if stop.requested:
+        if stopping:
+            signum = stop.signum or signal.SIGTERM
+            why = f"stopped at step {trainer.step} ({NAMES[signum]})"
             if trainer.step > first and params_finite(model):
                 checkpoint()
-                raise Interrupted(f"stopped at step {trainer.step} ({NAMES[stop.signum]}); "
-                                  f"checkpoint saved, continue with: rnnkit train --resume "
-                                  f"{run_dir}", stop.signum)
-            raise Interrupted(f"stopped at step {trainer.step} ({NAMES[stop.signum]}); nothing "
-                              "new to save", stop.signum)
+                raise Interrupted(f"{why}; checkpoint saved, continue with: rnnkit train "
+                                  f"--resume {run_dir}", signum)
+            raise Interrupted(f"{why}; nothing new to save", signum)
         seconds = time.perf_counter() - start
         checkpoint()
     return last, seconds

@@ -26,15 +26,18 @@ from typing import Any, Callable, Protocol
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from rnnkit.errors import RnnkitError
 from rnnkit.models.encoders import STATELESS
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.diagnostics import stateless_note, training_probe
+from rnnkit.train.distributed import from_environment, rank_seed
 from rnnkit.train.diagnostics_plot import finish_probe
 from rnnkit.train.loop import Trainer, loss_postfix
 from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
 from rnnkit.train.resumable import fit_with_checkpoints, saved_settings, start_run
+from rnnkit.train.rng import seed_everything
 from rnnkit.train.run_folder import CURVE_FILE, METRICS_FILE
 
 
@@ -78,6 +81,7 @@ class RunResult:
     parameters: int
     evaluation: dict | None          # the last validation figures
     test: dict | None                # the task's test figures, scored at the end
+    main: bool = True                # False in data-parallel processes other than process 0
 
 
 class Trainable(Protocol):
@@ -108,7 +112,14 @@ def train_run(task: Trainable, run_dir: str | Path, spec: RunSpec, *, saved: dic
     setup = task.build(prepared, model_settings, spec)
     train = spec.train if spec.epochs is None else \
         spec.train.for_epochs(spec.epochs, setup.batches_per_epoch)
-    trainer = Trainer(setup.model, train, setup.loss_fn)
+    world = from_environment()
+    trained = setup.model
+    if world.parallel:                 # each process its shard; gradients averaged by DDP
+        setup.batches.shard(world.rank, world.size)
+        trained = DistributedDataParallel(setup.model, find_unused_parameters=True)
+    trainer = Trainer(trained, train, setup.loss_fn)
+    if world.parallel:
+        seed_everything(rank_seed(train.seed, world.rank))
     if saved is not None and saved.get("fingerprint", {}) != setup.fingerprint:
         raise RnnkitError(f"the data of '{run_dir}' has changed since the run started; resume "
                           "needs the same data")
@@ -116,9 +127,9 @@ def train_run(task: Trainable, run_dir: str | Path, spec: RunSpec, *, saved: dic
               "model": dataclasses.asdict(setup.model_config),
               "train": dataclasses.asdict(train), "options": spec.options,
               "checkpoint_every": checkpoint_every, "fingerprint": setup.fingerprint,
-              **setup.config}
+              "processes": world.size, **setup.config}
     start_run(run_dir, saved, config, setup.meta, setup.model, trainer, setup.batches,
-              setup.files)
+              setup.files, world)
 
     def plot_curve() -> None:
         if (run_dir / METRICS_FILE).is_file():
@@ -129,14 +140,18 @@ def train_run(task: Trainable, run_dir: str | Path, spec: RunSpec, *, saved: dic
     if diagnose_every is not None and cell in STATELESS:
         print(f"rnnkit: note: {stateless_note(cell)}", file=sys.stderr)
     probe = training_probe(setup.model, setup.loss_fn, run_dir, diagnose_every,
-                           resume=saved is not None)
+                           resume=saved is not None) if world.main else None
     first = trainer.step
     on_step = None if setup.on_step is None else (lambda metrics: setup.on_step(trainer.step))
     last, seconds = fit_with_checkpoints(
         run_dir, setup.model, trainer, setup.batches, setup.meta,
         checkpoint_every=checkpoint_every, after_save=plot_curve, on_step=on_step,
-        evaluate=setup.evaluate, log=MetricsLog(run_dir / METRICS_FILE), postfix=setup.postfix,
-        progress=progress, probe=probe)
+        evaluate=setup.evaluate if world.main else None,
+        log=MetricsLog(run_dir / METRICS_FILE) if world.main else None, postfix=setup.postfix,
+        progress=progress and world.main, probe=probe, world=world)
+    if not world.main:                 # process 0 draws, tests and reports
+        return RunResult(run_dir, trainer.step, trainer.step - first, seconds, 0, last, None,
+                         main=False)
     finish_probe(probe, run_dir, cell=cell, title=setup.title)
     test = task.test(run_dir, prepared, setup, spec, trainer.step)
     return RunResult(run_dir, trainer.step, trainer.step - first, seconds,
