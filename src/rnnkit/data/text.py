@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from rnnkit.data.files import read_input_bytes
 from rnnkit.errors import RnnkitError
 
 _BINARY_PROBE = 8192  # bytes looked at first for a NUL; the rest is checked too, just later
@@ -34,19 +35,14 @@ def read_text(path: str | os.PathLike) -> str:
     A UTF-8 byte-order mark is dropped and Windows line ends ``\\r\\n`` become ``\\n`` so that a
     corpus saved on Windows gives the same vocabulary as the same corpus saved on Linux.
 
-    Raises RnnkitError (one line) when the path is missing, is a directory, is empty or only
-    whitespace, holds a NUL byte (binary), or is not valid UTF-8 (the message gives the byte
-    offset of the first bad byte and suggests converting the file).
+    Raises RnnkitError (one line) when the path is missing, is not a regular file (a directory,
+    a FIFO, a device such as ``/dev/zero``), is over the size limit
+    (:func:`~rnnkit.data.files.max_data_bytes`), is empty or only whitespace, holds a NUL byte
+    (binary), or is not valid UTF-8 (the message gives the byte offset of the first bad byte
+    and suggests converting the file). Nothing is read before the file passes the first checks.
     """
     path = Path(path)
-    if not path.exists():
-        raise RnnkitError(f"data file '{path}' does not exist")
-    if path.is_dir():
-        raise RnnkitError(f"data path '{path}' is a directory, not a text file")
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise RnnkitError(f"cannot read data file '{path}': {e.strerror or e}") from None
+    raw = read_input_bytes(path)
     if not raw:
         raise RnnkitError(f"data file '{path}' is empty")
     nul = raw.find(b"\x00", 0, _BINARY_PROBE)
