@@ -3,6 +3,8 @@ and continued with ``rnnkit train --resume RUN`` ends with exactly the weights o
 stopped (same batches, dropout masks, optimizer moments and schedule), and resuming refuses what
 it cannot continue in one line."""
 
+import shutil
+
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -116,6 +118,6 @@ def test_resume_refuses_changed_data_other_settings_and_the_wrong_task(capsys, t
     assert_one_line_error(code, err, "has changed since the run started")
 
     (tmp_path / "reviews.csv").write_text(original, encoding="utf-8")
-    (run / "trainer.pt").unlink()
+    shutil.rmtree(run / "checkpoints")
     code, _, err = run_cli(capsys, "train", "--resume", str(run), "--steps", "5")
     assert_one_line_error(code, err, "cannot be resumed")

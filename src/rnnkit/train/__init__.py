@@ -1,8 +1,10 @@
 """Training: the model-agnostic loop (BPTT / truncated BPTT), schedule, metrics, checkpoints."""
 
 from rnnkit.train.checkpoint import (
+    clear_checkpoints,
     load_checkpoint_meta,
     load_model_weights,
+    load_resume_point,
     load_trainer_state,
     params_finite,
     save_checkpoint,
@@ -27,11 +29,13 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "bpc_postfix",
+    "clear_checkpoints",
     "clip_gradients",
     "detach_state",
     "evaluate_loss",
     "load_checkpoint_meta",
     "load_model_weights",
+    "load_resume_point",
     "load_trainer_state",
     "loss_postfix",
     "make_optimizer",
