@@ -22,10 +22,12 @@ from rnnkit.train.loop import (
 )
 from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
 from rnnkit.train.rng import rng_state, seed_everything, set_rng_state
+from rnnkit.train.run_lock import RunLock
 from rnnkit.train.schedule import warmup_cosine, warmup_cosine_factor
 
 __all__ = [
     "MetricsLog",
+    "RunLock",
     "TrainConfig",
     "Trainer",
     "bpc_postfix",
