@@ -143,7 +143,7 @@ def test_resume_refuses_changed_data_other_settings_and_the_wrong_task(capsys, t
     assert_one_line_error(code, err, "has changed since the run started")
 
     (tmp_path / "reviews.csv").write_text(original, encoding="utf-8")
-    (run / "trainer.pt").unlink()
+    shutil.rmtree(run / "checkpoints")
     code, _, err = run_cli(capsys, "train", "--resume", str(run), "--steps", "5")
     assert_one_line_error(code, err, "cannot be resumed")
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import codecs
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
+from rnnkit.data.atomic import fsync_dir, new_temp_file, seal_file
+from rnnkit.data.files import read_input_bytes
 from rnnkit.errors import RnnkitError
 
 _BINARY_PROBE = 8192  # bytes looked at first for a NUL; the rest is checked too, just later
@@ -34,19 +35,14 @@ def read_text(path: str | os.PathLike) -> str:
     A UTF-8 byte-order mark is dropped and Windows line ends ``\\r\\n`` become ``\\n`` so that a
     corpus saved on Windows gives the same vocabulary as the same corpus saved on Linux.
 
-    Raises RnnkitError (one line) when the path is missing, is a directory, is empty or only
-    whitespace, holds a NUL byte (binary), or is not valid UTF-8 (the message gives the byte
-    offset of the first bad byte and suggests converting the file).
+    Raises RnnkitError (one line) when the path is missing, is not a regular file (a directory,
+    a FIFO, a device such as ``/dev/zero``), is over the size limit
+    (:func:`~rnnkit.data.files.max_data_bytes`), is empty or only whitespace, holds a NUL byte
+    (binary), or is not valid UTF-8 (the message gives the byte offset of the first bad byte
+    and suggests converting the file). Nothing is read before the file passes the first checks.
     """
     path = Path(path)
-    if not path.exists():
-        raise RnnkitError(f"data file '{path}' does not exist")
-    if path.is_dir():
-        raise RnnkitError(f"data path '{path}' is a directory, not a text file")
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise RnnkitError(f"cannot read data file '{path}': {e.strerror or e}") from None
+    raw = read_input_bytes(path)
     if not raw:
         raise RnnkitError(f"data file '{path}' is empty")
     nul = raw.find(b"\x00", 0, _BINARY_PROBE)
@@ -73,41 +69,24 @@ def read_text(path: str | os.PathLike) -> str:
 def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None]) -> Path:
     """Write ``path`` so that readers see either the old file or the complete new one.
 
-    ``write_fn(tmp)`` writes the content to ``tmp``, a fresh path in the same directory (same
-    file system, so the final ``os.replace`` is an atomic rename). The temporary file is fsynced
-    before the rename and removed if ``write_fn`` fails; a crash mid-write leaves at most a
-    stray ``.*.tmp`` file, never a truncated ``path``. Returns ``path``.
+    ``write_fn(tmp)`` writes the content to ``tmp``, a fresh file ``.<name>.tmp-<random>`` in
+    the same directory (same file system, so the final ``os.replace`` is an atomic rename).
+    Then the file gets the mode ``open()`` would give a new file (0644 under umask 022, even if
+    ``write_fn`` replaced it with a 0600 file of its own), is fsynced, renamed over ``path``,
+    and the directory is fsynced. A symlink at ``path`` is replaced, never written through.
+    On any error, KeyboardInterrupt included, the temporary file is removed; only a killed
+    process leaves one, which :func:`~rnnkit.data.atomic.remove_stale_temps` clears later.
+    Returns ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal rights
-    tmp = Path(tmp_name)
+    tmp, mode = new_temp_file(path)
     try:
         write_fn(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        seal_file(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Persist a rename on POSIX; directories cannot be opened for fsync on Windows."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

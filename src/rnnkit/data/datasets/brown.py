@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 
 from rnnkit.data.datasets.dataset import Split
+from rnnkit.data.files import read_input_bytes
 from rnnkit.errors import RnnkitError
 
 UNIVERSAL = ("NOUN", "VERB", "ADJ", "ADV", "PRON", "DET", "ADP", "NUM", "CONJ", "PRT", ".", "X")
@@ -76,7 +77,7 @@ def read_brown(folder: str | os.PathLike) -> Split:
     """Every sentence of a Brown folder: word tuples and universal-tag tuples, corpus order."""
     sentences, tags = [], []
     for path in brown_files(folder):
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = read_input_bytes(path).decode("utf-8", errors="replace")
         for number, line in enumerate(text.splitlines(), start=1):
             tokens = line.split()
             if not tokens:

@@ -12,17 +12,16 @@ import os
 from pathlib import Path
 
 from rnnkit.data.datasets.dataset import Split
+from rnnkit.data.files import read_input_bytes
 from rnnkit.errors import RnnkitError
 
 
 def read_conllu(path: str | os.PathLike) -> Split:
     """Sentences as token tuples and their UPOS tag tuples."""
     path = Path(path)
-    if not path.is_file():
-        raise RnnkitError(f"data file '{path}' does not exist" if not path.exists()
-                          else f"data path '{path}' is not a file")
+    raw = read_input_bytes(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = raw.decode("utf-8").splitlines()
     except UnicodeDecodeError:
         raise RnnkitError(f"'{path}' is not a UTF-8 CoNLL-U file") from None
     sentences, tags = [], []

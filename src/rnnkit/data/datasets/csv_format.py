@@ -14,13 +14,17 @@ text is empty or only spaces, and blank lines, are skipped and announced with th
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
+import sys
 from pathlib import Path
+from typing import Iterator
 
 from rnnkit.data.datasets.announce import warn
 from rnnkit.data.datasets.dataset import Split
+from rnnkit.data.files import read_input_bytes
 from rnnkit.errors import RnnkitError
 
 
@@ -28,17 +32,39 @@ def read_labelled_csv(path: str | os.PathLike, text_column: str = "text",
                       label_column: str = "label", *, encoding: str = "utf-8") -> Split:
     """Texts and labels from a CSV file with a header row."""
     path = Path(path)
-    if not path.is_file():
-        raise RnnkitError(f"data file '{path}' does not exist" if not path.exists()
-                          else f"data path '{path}' is not a file")
+    raw = read_input_bytes(path)
     try:
-        text = path.read_bytes().decode(encoding)
+        text = raw.decode(encoding)
     except UnicodeDecodeError as e:
         raise RnnkitError(f"'{path}' is not valid {encoding} (byte offset {e.start}); "
                           "give its encoding with --encoding, e.g. --encoding latin-1") from None
     except LookupError:
         raise RnnkitError(f"unknown encoding {encoding!r}") from None
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    with _fields_up_to(len(text)):
+        return _parse(path, csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")),
+                      text_column, label_column)
+
+
+@contextlib.contextmanager
+def _fields_up_to(n: int) -> Iterator[None]:
+    """Let one CSV field be as long as the whole file (``n`` characters, already bounded by the
+    input size limit) instead of ``csv``'s 128 KiB default; the old limit is restored after."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, min(n + 1, sys.maxsize)))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def _parse(path: Path, reader, text_column: str, label_column: str) -> Split:
+    try:
+        return _rows(path, reader, text_column, label_column)
+    except csv.Error as e:
+        raise RnnkitError(f"line {reader.line_num} of '{path}' is not valid CSV ({e})") from None
+
+
+def _rows(path: Path, reader, text_column: str, label_column: str) -> Split:
     header = next(reader, None)
     if not header:
         raise RnnkitError(f"'{path}' is empty: a CSV needs a header row naming its columns")

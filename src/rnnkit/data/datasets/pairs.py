@@ -32,6 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from rnnkit.data.datasets.dataset import Split
+from rnnkit.data.files import read_input_bytes
 from rnnkit.errors import RnnkitError
 
 GETTEXT_DIR = Path("/usr/share/locale/tr/LC_MESSAGES")
@@ -41,7 +42,8 @@ def read_cmudict(path: str | Path, *, stress: bool = True) -> Split:
     """(word, pronunciations) in file order, comments stripped and variants grouped; without
     ``stress`` the phones lose their stress digits."""
     refs: dict[str, list[str]] = defaultdict(list)
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+    text = read_input_bytes(path).decode("utf-8")
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
@@ -59,10 +61,9 @@ def read_cmudict(path: str | Path, *, stress: bool = True) -> Split:
 def read_pairs_tsv(path: str | Path, *, encoding: str = "utf-8") -> Split:
     """(source, references) of ``source<TAB>reference`` lines, in file order."""
     p = Path(path)
-    if not p.is_file():
-        raise RnnkitError(f"data file '{p}' does not exist")
+    text = read_input_bytes(p).decode(encoding)
     refs: dict[str, list[str]] = defaultdict(list)
-    for number, line in enumerate(p.read_text(encoding=encoding).splitlines(), 1):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         source, tab, reference = line.partition("\t")

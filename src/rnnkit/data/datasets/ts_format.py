@@ -23,17 +23,16 @@ import numpy as np
 
 from rnnkit.data.datasets.announce import warn
 from rnnkit.data.datasets.dataset import Split
+from rnnkit.data.files import read_input_bytes
 from rnnkit.errors import RnnkitError
 
 
 def read_ts(path: str | os.PathLike) -> Split:
     """Series (T, C) float32 arrays and their labels from a ``.ts`` file."""
     path = Path(path)
-    if not path.is_file():
-        raise RnnkitError(f"data file '{path}' does not exist" if not path.exists()
-                          else f"data path '{path}' is not a file")
+    raw = read_input_bytes(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = raw.decode("utf-8").splitlines()
     except UnicodeDecodeError:
         raise RnnkitError(f"'{path}' is not a UTF-8 .ts file") from None
     has_labels, in_data, channels = True, False, None
