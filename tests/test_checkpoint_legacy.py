@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from rnnkit.errors import RnnkitError
-from rnnkit.infer.load import load
+from rnnkit.tasks import load
 from rnnkit.train.checkpoint import load_resume_point, load_trainer_state, save_checkpoint
 
 from conftest import run_cli

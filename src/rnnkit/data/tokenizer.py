@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from rnnkit.data.text import atomic_write
+from rnnkit.data.files import read_input_bytes
 from rnnkit.errors import RnnkitError
 
 UNK = "\ufffd"  # id 0: characters the vocabulary has never seen
@@ -152,8 +153,8 @@ def read_tokenizer_file(path: str | os.PathLike, from_dict):
     if not path.is_file():
         raise RnnkitError(f"tokenizer file '{path}' does not exist")
     try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        d = json.loads(read_input_bytes(path, what="tokenizer file").decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise RnnkitError(f"tokenizer file '{path}' is corrupt: {e}") from None
     try:
         return from_dict(d)

@@ -31,6 +31,7 @@ from rnnkit.experiments.plots import line_plot
 from rnnkit.experiments.tasks import adding_batch
 from rnnkit.train.diagnostics import GradientProbe, gradient_flow
 from rnnkit.train.diagnostics_plot import HEATMAP_FILE, write_report
+from rnnkit.train.metrics import append_line
 
 CELLS = ("rnn", "lstm", "gru", "mingru")
 LONG_CELLS = ("lstm", "gru")            # the only cells run beyond T = 200
@@ -56,8 +57,7 @@ def run(budget: Budget, out_dir: Path, command: str) -> Result:
         val = adding_batch(512, T, g_val)
         for cell in CELLS if T <= 200 else LONG_CELLS:
             rows.append(_fit(cell, T, val, budget, out_dir, flows, reached))
-            with partial.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(rows[-1]) + "\n")
+            append_line(partial, json.dumps(rows[-1]))
     plots = [line_plot(list(lengths), reached, out_dir / "vanishing.png", xlabel="T",
                        ylabel="best validation MSE", title=f"adding problem, {budget.updates} "
                        "updates", logx=True, logy=True, hline=TARGET, hline_label="MSE 0.01")]

@@ -21,8 +21,8 @@ from torch import nn
 
 from rnnkit.data.padded import PaddedBatches
 from rnnkit.errors import Interrupted, RnnkitError
-from rnnkit.train.checkpoint import (load_checkpoint_meta, load_model_weights,
-                                     load_trainer_state, params_finite, save_checkpoint)
+from rnnkit.train.checkpoint import (clear_checkpoints, load_checkpoint_meta, load_resume_point,
+                                     params_finite, save_checkpoint)
 from rnnkit.train.distributed import World, any_process, gather
 from rnnkit.train.loop import Trainer
 from rnnkit.train.run_folder import CONFIG_FILE, METRICS_FILE, write_json
@@ -51,8 +51,7 @@ def restore(run_dir: Path, model: nn.Module, meta: dict, trainer: Trainer,
     if json.loads(json.dumps(meta, ensure_ascii=False)) != load_checkpoint_meta(run_dir):
         raise RnnkitError(f"the data of '{run_dir}' has changed since the run started (its "
                           "vocabulary, labels or sizes differ); resume needs the same data")
-    load_model_weights(run_dir, model)
-    state = load_trainer_state(run_dir)
+    state = load_resume_point(run_dir, model)
     if "data" not in state:
         raise RnnkitError(f"'{run_dir}' was saved without its data position, so it cannot be "
                           "resumed; train it again")
@@ -86,6 +85,7 @@ def start_run(run_dir: Path, saved: dict | None, config: dict, meta: dict, model
     if not world.main:
         return
     run_dir.mkdir(parents=True, exist_ok=True)
+    clear_checkpoints(run_dir)   # an --overwrite killed early must never resume the old weights
     write_json(run_dir / CONFIG_FILE, config)
     for name, obj in files.items():
         write_json(run_dir / name, obj)

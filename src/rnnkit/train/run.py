@@ -19,6 +19,7 @@ never stopped.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,12 +33,13 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.encoders import STATELESS
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.diagnostics import stateless_note, training_probe
-from rnnkit.train.distributed import from_environment, rank_seed
+from rnnkit.train.distributed import World, from_environment, rank_seed
 from rnnkit.train.diagnostics_plot import finish_probe
 from rnnkit.train.loop import Trainer, loss_postfix
 from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
 from rnnkit.train.resumable import fit_with_checkpoints, saved_settings, start_run
 from rnnkit.train.rng import seed_everything
+from rnnkit.train.run_lock import LOCK_FILE, RunLock
 from rnnkit.train.run_folder import CURVE_FILE, METRICS_FILE
 
 
@@ -106,13 +108,30 @@ def train_run(task: Trainable, run_dir: str | Path, spec: RunSpec, *, saved: dic
     (0: only at the end and on Ctrl-C); ``diagnose_every`` N records the gradient flow every N
     steps (``rnnkit.train.diagnostics``)."""
     run_dir = Path(run_dir)
+    world = from_environment()
+    if not world.main:
+        return _train(task, run_dir, spec, world, saved, progress, checkpoint_every,
+                      diagnose_every)
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with RunLock(run_dir):         # one rnnkit process per run folder
+            return _train(task, run_dir, spec, world, saved, progress, checkpoint_every,
+                          diagnose_every)
+    except BaseException:
+        if created and [p.name for p in run_dir.iterdir()] == [LOCK_FILE]:
+            shutil.rmtree(run_dir, ignore_errors=True)   # refused before writing anything
+        raise
+
+
+def _train(task: Trainable, run_dir: Path, spec: RunSpec, world: World, saved: dict | None,
+           progress: bool, checkpoint_every: int, diagnose_every: int | None) -> RunResult:
     prepared = task.prepare(spec.data)
     model_settings = spec.model if saved is None else saved_settings(saved["model"], task.derived)
     torch.manual_seed(spec.train.seed)
     setup = task.build(prepared, model_settings, spec)
     train = spec.train if spec.epochs is None else \
         spec.train.for_epochs(spec.epochs, setup.batches_per_epoch)
-    world = from_environment()
     trained = setup.model
     if world.parallel:                 # each process its shard; gradients averaged by DDP
         setup.batches.shard(world.rank, world.size)

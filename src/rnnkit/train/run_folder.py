@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rnnkit.data.files import read_input_bytes
 from rnnkit.data.text import atomic_write
 from rnnkit.errors import RnnkitError
 from rnnkit.typed import config_from
@@ -38,7 +39,7 @@ def read_run_config(run_dir: str | Path) -> dict:
     if not path.is_file():
         raise RnnkitError(f"'{run_dir}' is not a run folder: it has no {CONFIG_FILE}")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(read_input_bytes(path, what="run config").decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         raise RnnkitError(f"'{path}' is corrupt (not JSON)") from None
     if not isinstance(config, dict) or not isinstance(config.get("task"), str):
