@@ -29,7 +29,6 @@ from starlette.exceptions import HTTPException
 from rnnkit.errors import RnnkitError
 from rnnkit.serve import lm_routes
 from rnnkit.serve.config import ServeConfig
-from rnnkit.serve.engine import put_events
 from rnnkit.serve.guard import Guard
 from rnnkit.serve.models import Served, load_served
 from rnnkit.serve.schemas import BadRequest, InvocationRequest, check_text, stops_of
@@ -48,6 +47,7 @@ class Server:
         self.store = SessionStore(config.state_dir, config.max_sessions)
         self.invoking = 0
         self.session_locks: dict[str, asyncio.Lock] = {}
+        self.tasks: list[asyncio.Task] = []
         self.ready = False
 
     def model(self, name: str | None, *, lm: bool = False) -> Served:
@@ -64,20 +64,21 @@ class Server:
                              "language models (use POST /invocations)", "model")
         return served
 
-    def start(self, loop: asyncio.AbstractEventLoop) -> None:
-        for served in self.models.values():
-            if served.decoder is not None:
-                served.decoder.deliver = \
-                    lambda pairs: loop.call_soon_threadsafe(put_events, pairs)
-                served.decoder.start()
+    def decoders(self):
+        return [s.decoder for s in self.models.values() if s.decoder is not None]
+
+    def start(self) -> None:
+        self.tasks = [asyncio.create_task(d.run(), name=f"decoder {d.model.__class__.__name__}")
+                      for d in self.decoders()]
         self.ready = True
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         """Let the decoders finish what is in flight, then fold the session log in."""
         self.ready = False
-        for served in self.models.values():
-            if served.decoder is not None:
-                served.decoder.stop(timeout=self.config.drain_seconds)
+        for decoder in self.decoders():
+            decoder.stop()
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=self.config.drain_seconds)
         self.store.close()
 
 
@@ -86,9 +87,9 @@ def create_app(runs: list[Path], config: ServeConfig = ServeConfig()) -> FastAPI
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        server.start(asyncio.get_running_loop())
+        server.start()
         yield
-        server.stop()
+        await server.stop()
 
     app = FastAPI(title="rnnkit", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
@@ -99,8 +100,7 @@ def create_app(runs: list[Path], config: ServeConfig = ServeConfig()) -> FastAPI
 
     @app.get("/ping")
     def ping():
-        alive = server.ready and all(s.decoder.thread.is_alive() for s in server.models.values()
-                                     if s.decoder is not None)
+        alive = server.ready and not any(t.done() for t in server.tasks)
         return JSONResponse({"status": "ok" if alive else "unavailable",
                              "models": list(server.models)}, status_code=200 if alive else 503)
 
