@@ -39,14 +39,19 @@ Dims = object    # the state's nesting with each tensor replaced by its batch di
 
 
 def leaves(state) -> list:
-    """The tensors (or, of ``dims``, the ints) of a nested-tuple state, depth first."""
+    """The tensors (or, of ``dims``, the ints) of a nested-tuple state, depth first; None (a
+    window MLP of one step keeps nothing) has none."""
+    if state is None:
+        return []
     if not isinstance(state, (tuple, list)):
         return [state]
     return [t for part in state for t in leaves(part)]
 
 
 def shape_of(state) -> object:
-    """The nesting alone: 0 for a tensor, a list of the parts' nestings for a tuple."""
+    """The nesting alone: 0 for a tensor, None for None, a list of the parts' for a tuple."""
+    if state is None:
+        return None
     return [shape_of(part) for part in state] if isinstance(state, (tuple, list)) else 0
 
 
@@ -55,6 +60,8 @@ def rebuild(nesting, tensors: list[Tensor]):
     it = iter(tensors)
 
     def build(node):
+        if node is None:
+            return None
         return next(it) if node == 0 else tuple(build(part) for part in node)
     return build(nesting)
 
@@ -62,6 +69,8 @@ def rebuild(nesting, tensors: list[Tensor]):
 def _map(fn, *states):
     """``fn`` over matching tensors of several states with the same nesting."""
     first = states[0]
+    if first is None:
+        return None
     if isinstance(first, Tensor):
         return fn(*states)
     return tuple(_map(fn, *parts) for parts in zip(*states))
@@ -106,6 +115,8 @@ def select_rows(state, dims: Dims, rows: Tensor):
 
 
 def _map_dims(fn, dims, *states):
+    if dims is None:
+        return None
     if isinstance(dims, int):
         return fn(dims, *states)
     return tuple(_map_dims(fn, d, *parts) for d, *parts in zip(dims, *states))
