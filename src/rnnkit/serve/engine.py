@@ -129,7 +129,8 @@ class Decoder:
 
     @property
     def busy(self) -> int:
-        return len(self.lanes) + len(self.arrivals)
+        """Lanes being decoded or waiting to be, not counting those their clients left."""
+        return sum(not lane.cancelled for lane in self.lanes) + len(self.arrivals)
 
     def submit(self, lane: Lane) -> bool:
         """Queue a lane; False when the decoder is full (the caller answers 503)."""
@@ -146,8 +147,8 @@ class Decoder:
         lane is left. Between two steps the event loop sends the events and reads requests:
         one thread for both, so the decoder never waits for the GIL."""
         self.wake, self.running = asyncio.Event(), True
-        while self.running or self.busy:
-            if not self.busy:
+        while self.running or self.lanes or self.arrivals:
+            if not self.lanes and not self.arrivals:
                 self.wake.clear()
                 await self.wake.wait()
                 continue
@@ -170,7 +171,7 @@ class Decoder:
 
     def run_until_idle(self) -> None:
         """Step until every lane submitted is done (for use without an event loop)."""
-        while self.busy:
+        while self.lanes or self.arrivals:
             arrivals, self.arrivals = self.arrivals, []
             self.run_step(arrivals)
 

@@ -6,7 +6,7 @@
 
 const $ = (id) => document.getElementById(id);
 const SIGMOID = new Set(["i", "f", "o", "r", "z"]);       // gates in [0, 1]; the rest in [-1, 1]
-const NAMES = {h: "hidden state h", c: "cell state c", i: "input gate i", f: "forget gate f",
+const NAMES = {h: "hidden state h", c: "cell state c (tanh)", i: "input gate i", f: "forget gate f",
                o: "output gate o", g: "candidate g", r: "reset gate r", z: "update gate z",
                n: "candidate n"};
 let models = [];
@@ -53,7 +53,8 @@ function showModel() {
 }
 
 function colour(value, what) {
-  let t = SIGMOID.has(what) ? 2 * value - 1 : value;     // to [-1, 1]
+  // to [-1, 1]: a gate's [0, 1] stretched; the cell state (unbounded) through tanh, as h sees it
+  let t = SIGMOID.has(what) ? 2 * value - 1 : what === "c" ? Math.tanh(value) : value;
   t = Math.max(-1, Math.min(1, t));
   const a = Math.abs(t).toFixed(3);
   return t >= 0 ? `rgba(214, 39, 40, ${a})` : `rgba(31, 119, 180, ${a})`;
@@ -70,6 +71,7 @@ function showLegend() {
     span.style.background = colour(v, what);
     span.title = v.toFixed(2);
     span.textContent = k === 0 ? String(lo) : k === 8 ? String(hi) : "\u00a0";
+    if (k === 0 || k === 8) span.style.color = "#fff";
     cells.push(span);
   }
   $("legend").replaceChildren(...cells);
