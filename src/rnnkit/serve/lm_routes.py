@@ -91,15 +91,16 @@ async def generate(body: GenerateRequest, request: Request):
     return out
 
 
-async def _sse(lane: Lane) -> AsyncIterator[dict]:
-    """One ``token`` event per generated token, then ``done`` (or ``error``)."""
+async def _sse(lane: Lane) -> AsyncIterator[bytes]:
+    """One ``token`` event per generated token, then ``done`` (or ``error``), each encoded
+    here in one go (the JSON data has no line break, so it is one ``data:`` line)."""
     async for event in _events(lane):
         kind = event["type"]
         if kind == "done":
             data = {"rest": event["rest"], "text": event["text"], **_summary(event)}
         else:
             data = {k: v for k, v in event.items() if k != "type"}
-        yield {"event": kind, "data": json.dumps(data, ensure_ascii=False)}
+        yield f"event: {kind}\r\ndata: {json.dumps(data, ensure_ascii=False)}\r\n\r\n".encode()
 
 
 @router.post("/v1/sessions", status_code=201)
