@@ -12,7 +12,9 @@ import pytest
 from rnnkit.cli.main import main
 
 from task_fixtures import write_conllu, write_csv
-from test_gen_cli import NAMES
+
+NAMES = {"tr": ["Ayşe", "Mehmet", "Elif", "Emre", "Zeynep", "Burak", "Deniz", "Özge"],
+         "fi": ["Aino", "Eino", "Väinö", "Sanna", "Jukka", "Tiina", "Onni", "Kaisa"]}
 
 TINY = ["--hidden", "8", "--embed", "4", "--steps", "2", "--no-progress"]
 SRC = Path(__file__).resolve().parents[1] / "src"

@@ -14,7 +14,6 @@ with warnings.catch_warnings():              # starlette's note about httpx2, no
 from rnnkit.serve import ServeConfig, create_app
 from rnnkit.tasks import TASKS, load
 
-from serve_fixtures import every_task  # noqa: F401  (a fixture)
 
 INPUTS = {"lm": "elma", "classify": "great day", "tag": "the cat", "seq2seq": "abc",
           "condgen": "tr", "lm-mingru": "elma", "lm-transformer": "elma"}
@@ -87,7 +86,8 @@ def test_invocations_take_seq2seq_beam_and_refuse_what_a_task_does_not_take(clie
 
 @pytest.mark.parametrize("name", ["lm", "lm-mingru", "lm-transformer"])
 def test_generate_whole_and_streamed_give_the_same_text(client, every_task, name):
-    body = {"model": every_task[name].name, "prompt": "elma ", "length": 25, "seed": 7, "temperature": 1.0}
+    body = {"model": every_task[name].name, "prompt": "elma ", "length": 25, "seed": 7,
+            "temperature": 1.0}
     whole = client.post("/v1/generate", json=body).json()
     assert whole["tokens"] == 25 and whole["prompt_tokens"] == 5 and whole["ttft_ms"] > 0
     r = client.post("/v1/generate", json={**body, "stream": True})

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from serve_fixtures import ServerProcess, child_env, every_task  # noqa: F401  (a fixture)
+from serve_fixtures import ServerProcess, child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 

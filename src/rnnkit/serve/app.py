@@ -205,7 +205,9 @@ def _error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, e: RequestValidationError):
         first = e.errors()[0] if e.errors() else {}
         where = ".".join(str(x) for x in first.get("loc", ()) if x != "body") or None
-        return answer(422, f"{where or 'body'}: {first.get('msg', 'invalid request')}", where)
+        if where is None:
+            return answer(422, "the body must be a JSON object (Content-Type: application/json)")
+        return answer(422, f"{where}: {first.get('msg', 'invalid request')}", where)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, e: HTTPException):

@@ -134,7 +134,8 @@ class StreamerStepper:
         if size not in self.streamers:
             self.streamers[size] = Streamer(self.rnn, size)
             with torch.inference_mode():
-                self.inputs[size] = self.model.embed.weight.new_zeros(size, self.rnn.config.input_size)
+                self.inputs[size] = self.model.embed.weight.new_zeros(
+                    size, self.rnn.config.input_size)                     # (S, E)
         return self.streamers[size]
 
     def _parts(self):
