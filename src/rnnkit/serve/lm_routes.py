@@ -150,6 +150,7 @@ async def append(session_id: str, body: AppendRequest, request: Request):
     sampling, stop = sampling_of(body, server.config)
     if not 1 <= body.top <= 1000:
         raise BadRequest(f"top must be in [1, 1000], got {body.top}", "top")
+    await _session(server, session_id)      # 404 before a lock is made for an unknown id
     lock = server.session_locks.setdefault(session_id, asyncio.Lock())
     async with lock:                        # appends to one session run in order
         session = await _session(server, session_id)
