@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow clean
+.PHONY: setup demo test test-slow e2e clean
 
 setup: $(STAMP)
 
@@ -13,7 +13,7 @@ setup: $(STAMP)
 # there does not stop the setup (the leading '-').
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,serve]'
 	-$(BIN)/pip install -q -c constraints.txt ninja
 	-$(BIN)/python -c 'import rnnkit.nn.fast.native as n; raise SystemExit(n.main())'
 	touch $(STAMP)
@@ -27,6 +27,13 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+# The playground in a headless Chromium (tests/test_serve_playground.py): Debian's chromium and
+# the playwright package (its own browser download is not used).
+e2e: $(STAMP)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	$(BIN)/pip install -q -c constraints.txt -e '.[e2e]'
+	$(BIN)/python -m pytest -q -rs tests/test_serve_playground.py
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info

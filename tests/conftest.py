@@ -91,3 +91,7 @@ def python_loops():
     native.set_enabled(False)
     yield
     native.set_enabled(None)
+
+
+# Tiny runs of every task for the serving tests (tests/serve_fixtures.py), built once.
+from serve_fixtures import every_task  # noqa: E402,F401
