@@ -1,7 +1,7 @@
-"""Every task resumes: a language-model, classify, tag, seq2seq or condgen run stopped by Ctrl-C
-and continued with ``rnnkit train --resume RUN`` ends with exactly the weights of a run never
-stopped (same batches, dropout masks, optimizer moments and schedule), and resuming refuses what
-it cannot continue in one line."""
+"""Every task resumes: a language-model, classify, tag, seq2seq, condgen or forecast run stopped
+by Ctrl-C and continued with ``rnnkit train --resume RUN`` ends with exactly the weights of a run
+never stopped (same batches, dropout masks, optimizer moments and schedule), and resuming refuses
+what it cannot continue in one line."""
 
 import pytest
 import torch
@@ -34,6 +34,11 @@ def write_data(task: str, root) -> list[str]:
         (root / "pairs.tsv").write_text("".join(f"{w}\t{w[::-1]}\n" for w in words),
                                         encoding="utf-8")
         return ["--data", str(root / "pairs.tsv"), "--val-fraction", "0.1"]
+    if task == "forecast":
+        rows = [f"s{k},{t},{(t * 7 + k * 3) % 11 + 5}" for k in range(4) for t in range(30)]
+        (root / "series.csv").write_text("id,time,value\n" + "\n".join(rows) + "\n")
+        return ["--data", str(root / "series.csv"), "--horizon", "4", "--context", "8",
+                "--samples", "10"]
     rows = [f"{n}{i},{k}" for k, names in NAMES.items() for n in names for i in range(4)]
     (root / "names.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
     return ["--data", str(root / "names.csv")]
@@ -52,7 +57,8 @@ def interrupt_at(monkeypatch, step: int) -> None:
 
 
 @pytest.mark.parametrize("task,stop", [("lm", 3), ("classify", 2), ("classify", 3), ("tag", 3),
-                                       ("seq2seq", 4), ("condgen", 3)])
+                                       ("seq2seq", 4), ("condgen", 3),
+                                       ("forecast", 3)])
 def test_a_stopped_and_resumed_run_ends_with_the_weights_of_an_unstopped_one(
         task, stop, capsys, tmp_path, monkeypatch):
     flags = ["train", "--task", task, *write_data(task, tmp_path), *SMALL, "--steps", "7",

@@ -7,12 +7,15 @@ log scale, series index, covariates). Per step t the network reads
 
     likelihood head:  [v_{t-1}, o_{t-1}, 0.1 log s, e_id, x_t]   -> encoder -> theta_t (P)
     quantile head:    [v_t, o_t, 0.1 log s, e_id, x_t], t < L   -> encoder -> h_{L-1}
-                      [h_{L-1}, x_L .. x_{L+H-1}] -> MLP -> H x Q increasing quantiles
+                      [h_{L-1}, v_0 .. v_{L-1}, x_L .. x_{L+H-1}] -> MLP -> H x Q quantiles
 
 so the likelihood head is trained with teacher forcing over the whole window (every step
 predicts the next value, as DeepAR) and forecasts by ancestral sampling: S paths, each feeding
 its own draws back in (:meth:`Forecaster.sample_paths`). The quantile head outputs all H
-horizons at once; its quantiles are made increasing by cumulative softplus increments.
+horizons at once; the context values also reach its MLP directly (a linear autoregressive path
+beside the recurrent state, as LSTNet's highway: Lai et al. 2018), which lets it pick up a
+season in tens rather than hundreds of steps; its outputs are sorted, so the quantiles never cross (sorting permutes the
+gradients with the values).
 
 >>> import torch
 >>> model = Forecaster(ForecasterConfig(horizon=3, context=5, hidden_size=8, num_layers=1))
@@ -90,7 +93,8 @@ class Forecaster(nn.Module):
             self.out = nn.Linear(size, self.likelihood.num_params)
         else:
             q = len(c.quantiles)
-            self.out = nn.Sequential(nn.Linear(size + c.horizon * c.num_covariates, size),
+            width = size + c.context + c.horizon * c.num_covariates
+            self.out = nn.Sequential(nn.Linear(width, size),
                                      nn.ReLU(), nn.Linear(size, c.horizon * q))
             self.register_buffer("levels", torch.tensor(c.quantiles), persistent=False)
 
@@ -118,10 +122,10 @@ class Forecaster(nn.Module):
             return self.out(self.drop(out)), state
         out, state = self.rnn(self.features(x[:, :c.context], shift=False), state)
         last = self.drop(out[:, -1])                                           # (B, D)
+        past = x[:, :c.context, VALUE]                                         # (B, L)
         future = x[:, c.context:, FIXED_CHANNELS:].flatten(1)                  # (B, H*K)
-        raw = self.out(torch.cat([last, future], -1)).view(len(x), c.horizon, -1)
-        first, steps = raw[..., :1], F.softplus(raw[..., 1:])
-        return torch.cat([first, first + steps.cumsum(-1)], -1), state         # (B, H, Q)
+        raw = self.out(torch.cat([last, past, future], -1)).view(len(x), c.horizon, -1)
+        return torch.sort(raw, dim=-1).values, state                          # (B, H, Q)
 
     @torch.no_grad()
     def sample_paths(self, x: Tensor, samples: int, horizon: int | None = None) -> Tensor:
