@@ -22,7 +22,6 @@ from conftest import run_cli
 from test_cli import assert_one_line_error
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-scipy_stats = pytest.importorskip("scipy.stats")
 
 
 def softplus(x):
@@ -31,7 +30,31 @@ def softplus(x):
 
 # -- likelihoods --------------------------------------------------------------------------
 
+def random_continuous(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    raw = torch.randn(50, 3, generator=g, dtype=torch.float64)
+    scale = torch.rand(50, generator=g, dtype=torch.float64) * 10 + 0.5
+    y = torch.randn(50, generator=g, dtype=torch.float64) * 5
+    return raw, scale, y
+
+
+def test_gaussian_and_student_t_nll_match_torch_distributions():
+    raw, scale, y = random_continuous()
+    mu, sigma = raw[:, 0], torch.nn.functional.softplus(raw[:, 1]) + 1e-4
+    nu = 2 + torch.nn.functional.softplus(raw[:, 2])
+    normal = torch.distributions.Normal(mu, sigma)
+    assert torch.allclose(LIKELIHOODS["gaussian"].nll(raw[:, :2], y, scale),
+                          -normal.log_prob(y / scale))
+    student = torch.distributions.StudentT(nu, mu, sigma)
+    assert torch.allclose(LIKELIHOODS["student_t"].nll(raw, y, scale),
+                          -student.log_prob(y / scale))
+    # in data space the NLL differs by log s only: the scale is a change of units
+    assert torch.allclose(LIKELIHOODS["gaussian"].nll(raw[:, :2], y, scale) + torch.log(scale),
+                          -torch.distributions.Normal(mu * scale, sigma * scale).log_prob(y))
+
+
 def test_gaussian_and_student_t_nll_match_scipy_on_the_scaled_series():
+    scipy_stats = pytest.importorskip("scipy.stats")
     g = torch.Generator().manual_seed(0)
     raw = torch.randn(50, 3, generator=g, dtype=torch.float64)
     scale = torch.rand(50, generator=g, dtype=torch.float64) * 10 + 0.5
@@ -45,18 +68,30 @@ def test_gaussian_and_student_t_nll_match_scipy_on_the_scaled_series():
     np.testing.assert_allclose(ours, -scipy_stats.t.logpdf(z, nu, mu, sigma), rtol=1e-10)
 
 
-def test_negative_binomial_nll_matches_scipy_and_torch_on_counts():
+def random_counts():
     g = torch.Generator().manual_seed(1)
     raw = torch.randn(60, 2, generator=g, dtype=torch.float64)
     scale = torch.rand(60, generator=g, dtype=torch.float64) * 20 + 1
     y = torch.randint(0, 40, (60,), generator=g).double()
+    return raw, scale, y
+
+
+def test_negative_binomial_nll_matches_torch_on_counts():
+    raw, scale, y = random_counts()
     m, alpha = LIKELIHOODS["negbin"].parts(raw, scale)
     assert torch.allclose(m, torch.from_numpy(softplus(raw[:, 0].numpy())) * scale)
+    ours = LIKELIHOODS["negbin"].nll(raw, y, scale).numpy()
+    torch_nb = torch.distributions.NegativeBinomial(1 / alpha, probs=alpha * m / (1 + alpha * m))
+    np.testing.assert_allclose(ours, -torch_nb.log_prob(y).numpy(), rtol=1e-9)
+
+
+def test_negative_binomial_nll_matches_scipy_on_counts():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    raw, scale, y = random_counts()
+    m, alpha = LIKELIHOODS["negbin"].parts(raw, scale)
     r, p = (1 / alpha).numpy(), (1 / (1 + alpha * m)).numpy()
     ours = LIKELIHOODS["negbin"].nll(raw, y, scale).numpy()
     np.testing.assert_allclose(ours, -scipy_stats.nbinom.logpmf(y.numpy(), r, p), rtol=1e-9)
-    torch_nb = torch.distributions.NegativeBinomial(1 / alpha, probs=alpha * m / (1 + alpha * m))
-    np.testing.assert_allclose(ours, -torch_nb.log_prob(y).numpy(), rtol=1e-9)
 
 
 @pytest.mark.parametrize("name", ["gaussian", "student_t", "negbin"])
