@@ -306,3 +306,19 @@ def test_bad_input_is_refused_in_one_line(forecast_run, capsys, tmp_path):
     code, _, err = run_cli(capsys, "train", "forecast", "--data", str(short), "--steps", "1",
                            "--out", str(tmp_path / "y"))
     assert_one_line_error(code, err, "--horizon")
+
+
+def test_an_ensemble_of_runs_is_scored_with_the_median_of_their_quantiles(forecast_run, capsys,
+                                                                           tmp_path):
+    run, data = forecast_run
+    other = tmp_path / "other"
+    assert run_cli(capsys, "train", "forecast", "--data", str(data), "--horizon", "6",
+                   "--context", "12", "--hidden", "8", "--layers", "1", "--steps", "5",
+                   "--embed", "3", "--seed", "1", "--out", str(other), "--no-progress")[0] == 0
+    code, out, err = run_cli(capsys, "evaluate", str(run), "--ensemble", str(other), "--plot",
+                             "0")
+    assert code == 0, err
+    assert "an ensemble of 2 runs" in out
+    assert json.loads((run / "evaluation_ensemble.json").read_text())["members"] == 2
+    code, _, err = run_cli(capsys, "evaluate", str(run), "--ensemble", str(tmp_path / "nope"))
+    assert_one_line_error(code, err, "does not exist")

@@ -4,6 +4,7 @@ baselines beside them, and a fan chart.
 The run folder of a forecast run adds::
 
     evaluation.json    test figures (sMAPE, MAPE, MASE, CRPS, 80%/95% coverage), baselines
+    evaluation_ensemble.json   the same for ``rnnkit evaluate RUN --ensemble RUN2 ...``
     fan_chart.png      a few series: history, truth, median, 80% and 95% bands
 """
 
@@ -27,6 +28,7 @@ from rnnkit.tasks.flags import nonnegative_int, positive_int
 from rnnkit.train.run_folder import write_json
 
 EVALUATION_FILE = "evaluation.json"
+ENSEMBLE_FILE = "evaluation_ensemble.json"
 FAN_CHART = "fan_chart.png"
 CHUNK = 64                    # series forecast together
 
@@ -60,17 +62,31 @@ def forecast(model, histories: list[np.ndarray], *, covariates: list | None = No
     return out
 
 
+def ensemble(members: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Members' (H, Q) quantiles combined level by level by their median (N-BEATS combines its
+    members' point forecasts by the median, too)."""
+    return [np.median(np.stack(qs), axis=0) for qs in zip(*members)]
+
+
 def test_figures(run_dir: Path | None, model, codec: dict, found, samples: int, seed: int,
-                 baselines: tuple[str, ...] = (), plot: int = 4) -> dict:
+                 baselines: tuple[str, ...] = (), plot: int = 4, others: tuple = (),
+                 out_name: str = "") -> dict:
     """Forecast every series of ``found`` from its training history and score the test part
-    (``evaluation.json``, ``fan_chart.png`` in ``run_dir``); ``baselines`` are scored beside."""
+    (``evaluation.json``, ``fan_chart.png`` in ``run_dir``); ``baselines`` are scored beside.
+    ``others`` (more (model, codec) pairs on the same data) make an ensemble with ``model``,
+    written to ``out_name`` (default evaluation.json, or evaluation_ensemble.json)."""
     start = time.perf_counter()
-    index = {sid: i for i, sid in enumerate(codec["ids"])}
-    q = forecast(model, list(found.train), covariates=list(found.covariates) or None,
-                 indices=[index.get(sid, -1) for sid in found.ids], samples=samples, seed=seed)
+    members = []
+    for m, cd in ((model, codec), *others):
+        index = {sid: i for i, sid in enumerate(cd["ids"])}
+        members.append(forecast(m, list(found.train), samples=samples, seed=seed,
+                                covariates=list(found.covariates) or None,
+                                indices=[index.get(sid, -1) for sid in found.ids]))
+    q = ensemble(members) if others else members[0]
     levels = model.config.quantiles
     figures = {**score(list(found.test), q, levels, list(found.train), found.period),
-               "data": found.name, "split": found.split, "seconds": time.perf_counter() - start}
+               "data": found.name, "split": found.split, "members": len(members),
+               "seconds": time.perf_counter() - start}
     figures["baselines"] = {}
     for name in baselines:
         t = time.perf_counter()
@@ -79,7 +95,8 @@ def test_figures(run_dir: Path | None, model, codec: dict, found, samples: int, 
         figures["baselines"][name] = {**score(list(found.test), bq, levels, list(found.train),
                                               found.period), "seconds": time.perf_counter() - t}
     if run_dir is not None:
-        write_json(run_dir / EVALUATION_FILE, figures)
+        name = out_name or (ENSEMBLE_FILE if others else EVALUATION_FILE)
+        write_json(run_dir / name, figures)
         if plot:
             fan_chart(run_dir / FAN_CHART, found, q, levels, plot)
     return figures
@@ -217,6 +234,9 @@ def add_evaluate_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonnegative_int, metavar="S", help="for repeatable samples")
     p.add_argument("--plot", type=nonnegative_int, metavar="N",
                    help="series drawn in fan_chart.png (4)")
+    p.add_argument("--ensemble", nargs="+", metavar="RUN2",
+                   help="forecast with these runs too (same data) and combine the quantiles "
+                        "by their median")
 
 
 def evaluate(run_dir: Path, config: dict, options: dict) -> int:
@@ -230,12 +250,21 @@ def evaluate(run_dir: Path, config: dict, options: dict) -> int:
     for n in names:
         if n not in BASELINES:
             raise RnnkitError(f"unknown baseline {n!r}; choose from {', '.join(BASELINES)}")
+    others = []
+    for other in options.get("ensemble") or []:
+        m, cd = load(other)
+        if cd.get("data") != codec["data"] or cd["ids"] != codec["ids"] or \
+                m.config.quantiles != model.config.quantiles:
+            raise RnnkitError(f"'{other}' is not a forecast run on the same series and "
+                              "quantile levels; an ensemble needs them")
+        others.append((m, cd))
     f = test_figures(run_dir, model, codec, found, options.get("samples", d["samples"]),
-                     options.get("seed", 0), names, options.get("plot", 4))
+                     options.get("seed", 0), names, options.get("plot", 4), tuple(others))
     print(f"{found.name} ({found.split}):")
     print(summary(f))
     for n, b in f["baselines"].items():
         print(summary(b, n))
-    print(f"wrote {run_dir / EVALUATION_FILE}" + (f" and {run_dir / FAN_CHART}"
-                                                  if options.get("plot", 4) else ""))
+    written = run_dir / (ENSEMBLE_FILE if others else EVALUATION_FILE)
+    print(f"{'an ensemble of ' + str(len(others) + 1) + ' runs; ' if others else ''}wrote "
+          f"{written}" + (f" and {run_dir / FAN_CHART}" if options.get("plot", 4) else ""))
     return 0
