@@ -322,3 +322,28 @@ def test_an_ensemble_of_runs_is_scored_with_the_median_of_their_quantiles(foreca
     assert json.loads((run / "evaluation_ensemble.json").read_text())["members"] == 2
     code, _, err = run_cli(capsys, "evaluate", str(run), "--ensemble", str(tmp_path / "nope"))
     assert_one_line_error(code, err, "does not exist")
+
+
+def test_calibration_widens_intervals_that_the_last_training_horizon_finds_too_narrow():
+    rng = np.random.default_rng(0)
+    histories = [rng.normal(100, 10, size=40) for _ in range(30)]
+    from rnnkit.data.datasets.forecasting import SeriesSet
+    from rnnkit.tasks.forecast_use import calibration, widen
+
+    class Narrow:                      # a model whose every interval has width zero
+        config = ForecasterConfig(horizon=4, context=8, head="quantile")
+
+    import rnnkit.tasks.forecast_use as use
+    real = use.forecast
+    use.forecast = lambda m, h, **k: [np.full((4, len(QUANTILES)), 100.0) for _ in h]
+    try:
+        found = SeriesSet("x", tuple(f"s{i}" for i in range(30)), tuple(histories),
+                          tuple(np.zeros(4) for _ in histories), 4, "other", "test")
+        c = calibration([(Narrow(), {"ids": []})], found, QUANTILES, 10, 0)
+    finally:
+        use.forecast = real
+    assert set(c) == {0.025, 0.05, 0.1, 0.2, 0.3, 0.4} and c[0.025] > c[0.1] > c[0.4] > 0
+    # scores are |y - 100| / s with s about 100: the 80% correction is about 1.28 sd / 100
+    assert abs(c[0.1] - 0.128) < 0.03
+    wide = widen([np.full((4, len(QUANTILES)), 100.0)], histories[:1], QUANTILES, c, 8)[0]
+    assert (np.diff(wide, axis=1) >= 0).all() and wide[0, 0] < 100 < wide[0, -1]

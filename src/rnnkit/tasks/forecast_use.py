@@ -5,6 +5,7 @@ The run folder of a forecast run adds::
 
     evaluation.json    test figures (sMAPE, MAPE, MASE, CRPS, 80%/95% coverage), baselines
     evaluation_ensemble.json   the same for ``rnnkit evaluate RUN --ensemble RUN2 ...``
+    evaluation[_ensemble]_calibrated.json   with ``--calibrate``
     fan_chart.png      a few series: history, truth, median, 80% and 95% bands
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from rnnkit.data.datasets.forecasting import read_long_csv, read_series_set
-from rnnkit.data.windows import LOG_SCALE, window
+from rnnkit.data.windows import LOG_SCALE, context_scale, window
 from rnnkit.errors import RnnkitError
 from rnnkit.infer.forecast_metrics import quantile_at, quantiles_of_samples, score
 from rnnkit.models.forecast_baselines import BASELINES, baseline_quantiles
@@ -68,24 +69,78 @@ def ensemble(members: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.median(np.stack(qs), axis=0) for qs in zip(*members)]
 
 
+def _members_forecast(pairs, histories, found, samples, seed, covariates=None) -> list:
+    members = []
+    for m, cd in pairs:
+        index = {sid: i for i, sid in enumerate(cd["ids"])}
+        members.append(forecast(m, histories, samples=samples, seed=seed, covariates=covariates,
+                                indices=[index.get(sid, -1) for sid in found.ids]))
+    return ensemble(members) if len(members) > 1 else members[0]
+
+
+def calibration(pairs, found, levels, samples: int, seed: int) -> dict:
+    """Split-conformal widening of each central interval (conformalized quantile regression,
+    Romano et al. 2019): forecast the last horizon of every training history from the points
+    before it, score how far each truth falls outside the (tau, 1 - tau) interval in units of
+    the context's scale, and take the interval level's quantile of those scores as the
+    correction. The last horizon was seen in training, so this corrects less than fresh data
+    would. Returns ``{tau: correction}`` for the lower levels tau < 0.5."""
+    h = found.horizon
+    keep = [i for i, y in enumerate(found.train) if len(y) > h + 1]
+    hist = [found.train[i][:-h] for i in keep]
+    truth = np.stack([found.train[i][-h:] for i in keep])                      # (N, H)
+    cov = [found.covariates[i] for i in keep] if found.covariates else None
+    sub = type(found)(found.name, tuple(found.ids[i] for i in keep), tuple(hist), (), h,
+                      found.frequency, found.split)
+    q = np.stack(_members_forecast(pairs, hist, sub, samples, seed, cov))      # (N, H, Q)
+    context = pairs[0][0].config.context
+    s = np.array([context_scale(y[-context:]) for y in hist])[:, None]
+    out = {}
+    for j, tau in enumerate(levels):
+        if tau >= 0.5:
+            break
+        k = levels.index(round(1 - tau, 6)) if round(1 - tau, 6) in levels else None
+        if k is None:
+            continue
+        score_ = np.maximum(q[..., j] - truth, truth - q[..., k]) / s              # (N, H)
+        n = score_.size
+        out[tau] = float(np.quantile(score_, min(1.0, (1 - 2 * tau) * (n + 1) / n)))
+    return out
+
+
+def widen(q: list[np.ndarray], histories: list, levels, corrections: dict,
+          context: int) -> list[np.ndarray]:
+    """Quantiles with each central interval moved out by its correction (x the scale)."""
+    out = []
+    for f, y in zip(q, histories):
+        f = f.copy()
+        s = context_scale(y[-context:])
+        for tau, c in corrections.items():
+            f[:, levels.index(tau)] -= c * s
+            f[:, levels.index(round(1 - tau, 6))] += c * s
+        out.append(np.sort(f, axis=-1))
+    return out
+
+
 def test_figures(run_dir: Path | None, model, codec: dict, found, samples: int, seed: int,
                  baselines: tuple[str, ...] = (), plot: int = 4, others: tuple = (),
-                 out_name: str = "") -> dict:
+                 out_name: str = "", calibrate: bool = False) -> dict:
     """Forecast every series of ``found`` from its training history and score the test part
     (``evaluation.json``, ``fan_chart.png`` in ``run_dir``); ``baselines`` are scored beside.
     ``others`` (more (model, codec) pairs on the same data) make an ensemble with ``model``,
-    written to ``out_name`` (default evaluation.json, or evaluation_ensemble.json)."""
+    written to ``out_name`` (default evaluation.json, or evaluation_ensemble.json);
+    ``calibrate`` widens the intervals by :func:`calibration` first."""
     start = time.perf_counter()
-    members = []
-    for m, cd in ((model, codec), *others):
-        index = {sid: i for i, sid in enumerate(cd["ids"])}
-        members.append(forecast(m, list(found.train), samples=samples, seed=seed,
-                                covariates=list(found.covariates) or None,
-                                indices=[index.get(sid, -1) for sid in found.ids]))
-    q = ensemble(members) if others else members[0]
+    pairs = ((model, codec), *others)
     levels = model.config.quantiles
+    q = _members_forecast(pairs, list(found.train), found, samples, seed,
+                          list(found.covariates) or None)
+    corrections = calibration(pairs, found, levels, samples, seed) if calibrate else {}
+    if corrections:
+        q = widen(q, list(found.train), levels, corrections, model.config.context)
     figures = {**score(list(found.test), q, levels, list(found.train), found.period),
-               "data": found.name, "split": found.split, "members": len(members),
+               "data": found.name, "split": found.split, "members": len(pairs),
+               "calibration": {f"{t:g}": c for t, c in corrections.items()},
                "seconds": time.perf_counter() - start}
     figures["baselines"] = {}
     for name in baselines:
@@ -95,7 +150,8 @@ def test_figures(run_dir: Path | None, model, codec: dict, found, samples: int, 
         figures["baselines"][name] = {**score(list(found.test), bq, levels, list(found.train),
                                               found.period), "seconds": time.perf_counter() - t}
     if run_dir is not None:
-        name = out_name or (ENSEMBLE_FILE if others else EVALUATION_FILE)
+        name = out_name or ("evaluation" + ("_ensemble" if others else "")
+                            + ("_calibrated" if corrections else "") + ".json")
         write_json(run_dir / name, figures)
         if plot:
             fan_chart(run_dir / FAN_CHART, found, q, levels, plot)
@@ -234,6 +290,9 @@ def add_evaluate_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=nonnegative_int, metavar="S", help="for repeatable samples")
     p.add_argument("--plot", type=nonnegative_int, metavar="N",
                    help="series drawn in fan_chart.png (4)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="widen the intervals by split-conformal corrections measured on the "
+                        "last horizon of the training histories")
     p.add_argument("--ensemble", nargs="+", metavar="RUN2",
                    help="forecast with these runs too (same data) and combine the quantiles "
                         "by their median")
@@ -259,12 +318,14 @@ def evaluate(run_dir: Path, config: dict, options: dict) -> int:
                               "quantile levels; an ensemble needs them")
         others.append((m, cd))
     f = test_figures(run_dir, model, codec, found, options.get("samples", d["samples"]),
-                     options.get("seed", 0), names, options.get("plot", 4), tuple(others))
+                     options.get("seed", 0), names, options.get("plot", 4), tuple(others),
+                     calibrate=bool(options.get("calibrate")))
     print(f"{found.name} ({found.split}):")
     print(summary(f))
     for n, b in f["baselines"].items():
         print(summary(b, n))
-    written = run_dir / (ENSEMBLE_FILE if others else EVALUATION_FILE)
+    written = run_dir / ("evaluation" + ("_ensemble" if others else "")
+                         + ("_calibrated" if f["calibration"] else "") + ".json")
     print(f"{'an ensemble of ' + str(len(others) + 1) + ' runs; ' if others else ''}wrote "
           f"{written}" + (f" and {run_dir / FAN_CHART}" if options.get("plot", 4) else ""))
     return 0
