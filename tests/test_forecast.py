@@ -339,11 +339,23 @@ def test_calibration_widens_intervals_that_the_last_training_horizon_finds_too_n
     try:
         found = SeriesSet("x", tuple(f"s{i}" for i in range(30)), tuple(histories),
                           tuple(np.zeros(4) for _ in histories), 4, "other", "test")
-        c = calibration([(Narrow(), {"ids": []})], found, QUANTILES, 10, 0)
+        c, point = calibration([(Narrow(), {"ids": []})], found, QUANTILES, 10, 0)
     finally:
         use.forecast = real
     assert set(c) == {0.025, 0.05, 0.1, 0.2, 0.3, 0.4} and c[0.025] > c[0.1] > c[0.4] > 0
+    assert point in QUANTILES
     # scores are |y - 100| / s with s about 100: the 80% correction is about 1.28 sd / 100
     assert abs(c[0.1] - 0.128) < 0.03
     wide = widen([np.full((4, len(QUANTILES)), 100.0)], histories[:1], QUANTILES, c, 8)[0]
     assert (np.diff(wide, axis=1) >= 0).all() and wide[0, 0] < 100 < wide[0, -1]
+
+
+def test_relative_loss_divides_the_pinball_loss_by_the_target():
+    from rnnkit.train.losses import forecast_loss
+    config = ForecasterConfig(horizon=2, context=1, head="quantile", quantiles=(0.5,))
+    q = torch.tensor([[[1.0], [1.0]]])                                   # (B, H, Q)
+    targets = torch.tensor([[[9.0, 1, 1], [2.0, 1, 1], [4.0, 1, 1]]])   # value, observed, s
+    plain = forecast_loss(config)(q, targets)
+    relative = forecast_loss(config, relative=True)(q, targets)
+    assert torch.isclose(plain, torch.tensor((0.5 * 1 + 0.5 * 3) / 2))
+    assert torch.isclose(relative, torch.tensor((0.5 * 1 / 2 + 0.5 * 3 / 4) / 2))

@@ -78,16 +78,21 @@ def quantiles_of_samples(samples: np.ndarray, levels: tuple[float, ...]) -> np.n
 
 
 def score(y: list[np.ndarray], q: list[np.ndarray], levels: tuple[float, ...],
-          history: list[np.ndarray], period: int) -> dict:
+          history: list[np.ndarray], period: int, *, mape_level: float = 0.5) -> dict:
     """Every figure of forecasts ``q`` (per series (H, Q) quantiles; the point forecast is the
     median) against the truths ``y`` (per series (H,)), with per-series MASE scales from
-    ``history``. Returns the figures and ``points`` (how many forecast points were scored)."""
+    ``history``. Returns the figures and ``points`` (how many forecast points were scored).
+
+    ``mape_level`` scores MAPE on another quantile: MAPE rewards forecasts below the median
+    (it is consistent for a lower functional than the median, Gneiting 2011, "Making and
+    evaluating point forecasts"), so a level chosen on held-in data may serve it better."""
     yy, qq = np.concatenate(y), np.concatenate(q)
     median = quantile_at(levels, qq, 0.5)
     scales = [mase_scale(h, period) for h in history]
     per_series = [float(np.mean(np.abs(t - quantile_at(levels, f, 0.5)))) / s
                   for t, f, s in zip(y, q, scales)]
-    figures = {"smape": smape(yy, median), "mape": mape(yy, median),
+    figures = {"smape": smape(yy, median),
+               "mape": mape(yy, quantile_at(levels, qq, mape_level)), "mape_level": mape_level,
                "mase": float(np.nanmean(per_series)),
                "crps": weighted_quantile_loss(yy, qq, levels), "points": int(yy.size),
                "series": len(y), "abs_sum": float(np.sum(np.abs(yy)))}

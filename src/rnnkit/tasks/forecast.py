@@ -108,6 +108,8 @@ class ForecastTask(Task):
         p.add_argument("--head", choices=HEADS, help="likelihood (sample paths) or quantile")
         p.add_argument("--likelihood", choices=tuple(LIKELIHOODS),
                        help="the likelihood head's distribution (negbin: counts)")
+        p.add_argument("--relative-loss", action="store_true",
+                       help="quantile head: divide the pinball loss by |y| (MAPE-aligned)")
         p.add_argument("--samples", type=positive_int, metavar="S",
                        help="sample paths per series for the test figures")
         for column in ("id", "time", "value"):
@@ -124,7 +126,8 @@ class ForecastTask(Task):
         model = dict(cell=s["cell"], hidden_size=s["hidden"], num_layers=s["layers"],
                      dropout=s["dropout"], head=s["head"], likelihood=s["likelihood"],
                      id_embed=s["embed"])
-        return RunSpec(data, model, train_config(s), epochs_of(s))
+        options = {"relative_loss": True} if s.get("relative_loss") else {}
+        return RunSpec(data, model, train_config(s), epochs_of(s), options)
 
     def prepare(self, data: ForecastDataConfig) -> ForecastData:
         found = read_series_set(data.data, horizon=data.horizon, frequency=data.frequency or None,
@@ -168,7 +171,11 @@ class ForecastTask(Task):
             raise RnnkitError("--likelihood negbin models counts; these series have negative "
                               "or fractional values (use gaussian or student_t)")
         model = Forecaster(config)
-        loss_fn = forecast_loss(config)
+        relative = bool(spec.options.get("relative_loss"))
+        if relative and config.head != "quantile":
+            raise RnnkitError("--relative-loss weighs the quantile head's pinball loss; "
+                              "give --head quantile")
+        loss_fn = forecast_loss(config, relative=relative)
         per_epoch = max(1, -(-len(found) // data.batch_size))
         batches = WindowBatches(prepared.train, prepared.covariates, context=prepared.context,
                                 horizon=found.horizon, batch_size=data.batch_size,

@@ -84,7 +84,8 @@ def calibration(pairs, found, levels, samples: int, seed: int) -> dict:
     before it, score how far each truth falls outside the (tau, 1 - tau) interval in units of
     the context's scale, and take the interval level's quantile of those scores as the
     correction. The last horizon was seen in training, so this corrects less than fresh data
-    would. Returns ``{tau: correction}`` for the lower levels tau < 0.5."""
+    would. Returns ``{tau: correction}`` for the lower levels tau < 0.5, and the level whose
+    quantile has the lowest MAPE there (the point forecast MAPE is scored on)."""
     h = found.horizon
     keep = [i for i, y in enumerate(found.train) if len(y) > h + 1]
     hist = [found.train[i][:-h] for i in keep]
@@ -96,6 +97,10 @@ def calibration(pairs, found, levels, samples: int, seed: int) -> dict:
     context = pairs[0][0].config.context
     s = np.array([context_scale(y[-context:]) for y in hist])[:, None]
     out = {}
+    keep_y = truth != 0
+    errors = [np.mean(np.abs(q[..., j] - truth)[keep_y] / np.abs(truth[keep_y]))
+              for j in range(len(levels))]
+    point = levels[int(np.argmin(errors))]
     for j, tau in enumerate(levels):
         if tau >= 0.5:
             break
@@ -105,7 +110,7 @@ def calibration(pairs, found, levels, samples: int, seed: int) -> dict:
         score_ = np.maximum(q[..., j] - truth, truth - q[..., k]) / s              # (N, H)
         n = score_.size
         out[tau] = float(np.quantile(score_, min(1.0, (1 - 2 * tau) * (n + 1) / n)))
-    return out
+    return out, point
 
 
 def widen(q: list[np.ndarray], histories: list, levels, corrections: dict,
@@ -135,10 +140,12 @@ def test_figures(run_dir: Path | None, model, codec: dict, found, samples: int, 
     levels = model.config.quantiles
     q = _members_forecast(pairs, list(found.train), found, samples, seed,
                           list(found.covariates) or None)
-    corrections = calibration(pairs, found, levels, samples, seed) if calibrate else {}
+    corrections, point = calibration(pairs, found, levels, samples, seed) if calibrate \
+        else ({}, 0.5)
     if corrections:
         q = widen(q, list(found.train), levels, corrections, model.config.context)
-    figures = {**score(list(found.test), q, levels, list(found.train), found.period),
+    figures = {**score(list(found.test), q, levels, list(found.train), found.period,
+                       mape_level=point),
                "data": found.name, "split": found.split, "members": len(pairs),
                "calibration": {f"{t:g}": c for t, c in corrections.items()},
                "seconds": time.perf_counter() - start}
@@ -292,7 +299,8 @@ def add_evaluate_flags(p: argparse.ArgumentParser) -> None:
                    help="series drawn in fan_chart.png (4)")
     p.add_argument("--calibrate", action="store_true",
                    help="widen the intervals by split-conformal corrections measured on the "
-                        "last horizon of the training histories")
+                        "last horizon of the training histories, and score MAPE on the "
+                        "quantile level with the lowest MAPE there")
     p.add_argument("--ensemble", nargs="+", metavar="RUN2",
                    help="forecast with these runs too (same data) and combine the quantiles "
                         "by their median")

@@ -41,14 +41,16 @@ def balanced_weights(labels: list[int], num_classes: int) -> Tensor:
                         dtype=torch.float32)
 
 
-def forecast_loss(config):
+def forecast_loss(config, *, relative: bool = False):
     """The loss of a :class:`~rnnkit.models.forecaster.Forecaster` over window targets
     (B, L + H, 3) = (scaled value, observed, scale):
 
     * likelihood head, raw (B, L + H, P): the mean negative log-likelihood of every observed
       step after the first (each predicted from the steps before it, DeepAR's teacher forcing);
     * quantile head, q (B, H, Q): the mean pinball loss over the quantile levels of the H
-      observed future steps, on the scaled series (so every series weighs alike).
+      observed future steps, on the scaled series (so every series weighs alike);
+      ``relative`` divides each step's loss by |y| instead, so the median level minimises a
+      MAPE (N-BEATS trains on Tourism with a MAPE loss).
     """
     from rnnkit.models.likelihoods import LIKELIHOODS, pinball
     if config.head == "likelihood":
@@ -68,6 +70,8 @@ def forecast_loss(config):
     def quantile_loss(q: Tensor, targets: Tensor) -> Tensor:
         value, observed, _ = targets[:, config.context:].unbind(-1)
         per_step = pinball(value, q, levels.to(q.device)).mean(-1)          # (B, H)
+        if relative:                                      # |y| in units of the scale
+            per_step = per_step / value.abs().clamp_min(0.05)
         return (per_step * observed).sum() / observed.sum().clamp_min(1.0)
 
     return quantile_loss
