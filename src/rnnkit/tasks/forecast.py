@@ -91,7 +91,7 @@ class ForecastTask(Task):
     defaults = dict(cell="lstm", embed=0, hidden=64, layers=2, dropout=0.1, batch_size=128,
                     lr=1e-3, clip=1.0, warmup=100, weight_decay=0.0, seed=0, val_fraction=0.0,
                     steps=2000, eval_every=0, head="likelihood", likelihood="student_t",
-                    recent=0, samples=200, frequency="", id_column="id", time_column="time",
+                    recent=0, samples=200, frequency=None, id_column="id", time_column="time",
                     value_column="value")
 
     def add_train_flags(self, p: argparse.ArgumentParser) -> None:
@@ -120,7 +120,7 @@ class ForecastTask(Task):
             raise RnnkitError("rnnkit train forecast needs --data builtin:NAME or a long CSV "
                               "(`rnnkit datasets` lists the built-in names)")
         data = ForecastDataConfig(
-            s["data"], s.get("horizon", 0), s.get("context", 0), s["frequency"],
+            s["data"], s.get("horizon", 0), s.get("context", 0), s["frequency"] or "",
             bool(s.get("pad_short")), s["recent"], s["batch_size"], s["val_fraction"],
             s["samples"], s["id_column"], s["time_column"], s["value_column"])
         model = dict(cell=s["cell"], hidden_size=s["hidden"], num_layers=s["layers"],
