@@ -25,6 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import dtw_1nn, most_frequent_tag, tfidf_logreg  # noqa: E402
+from forecast_quality import FORECASTING  # noqa: E402
 from generation_quality import GENERATION  # noqa: E402
 from results_rows import KEYS, row  # noqa: E402
 
@@ -188,7 +189,7 @@ def write_results(task: str, rows: list[dict], seconds: float) -> None:
         assert tuple(r) == KEYS, r
     old = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.is_file() else []
     kept = [r for r in old if r["task"] != task]
-    order = list(RECIPES) + ["bidir", *GENERATION]
+    order = list(RECIPES) + ["bidir", *GENERATION, *FORECASTING]
     merged = sorted(kept + rows, key=lambda r: order.index(r["task"]) if r["task"] in order
                     else len(order))
     RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
@@ -205,8 +206,10 @@ def _pct(x) -> str:
 
 def _fmt(r: dict, key: str) -> str:
     """A rate as a percentage; bits per character or perplexity as a number."""
-    if r["metric"] in ("bpc", "perplexity") and r[key] is not None:
+    if r["metric"] in ("bpc", "perplexity", "mase", "crps") and r[key] is not None:
         return f"{r[key]:.4f}"
+    if r["metric"] in ("smape", "mape") and r[key] is not None:      # stored in percent
+        return f"{r[key]:.2f}"
     if r["metric"] in ("bleu", "chrf") and r[key] is not None:   # stored / 100, shown 0-100
         return f"{100 * r[key]:.2f}"
     return _pct(r[key])
@@ -240,7 +243,7 @@ def write_markdown(rows: list[dict], times: dict) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("task", choices=[*RECIPES, "bidir", *GENERATION, "all"])
+    parser.add_argument("task", choices=[*RECIPES, "bidir", *GENERATION, *FORECASTING, "all"])
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     tasks = [*RECIPES, "bidir"] if args.task == "all" else [args.task]
@@ -250,6 +253,8 @@ def main(argv=None) -> int:
                 rows, seconds = bidir_rows()
             elif task in GENERATION:
                 rows, seconds = GENERATION[task]()
+            elif task in FORECASTING:
+                rows, seconds = FORECASTING[task]()
             elif RECIPES[task].data.task == "tag":
                 rows, seconds = tagging_rows(task)
             else:

@@ -6,8 +6,9 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 KEYS = ("task", "dataset", "split", "metric", "value", "baseline", "baseline_value",
         "published_value", "command")
-METRICS = {"accuracy", "macro_f1", "wer", "per", "perplexity", "bpc", "bleu", "chrf"}
-RATES = {"accuracy", "macro_f1", "wer", "per"}
+METRICS = {"accuracy", "macro_f1", "wer", "per", "perplexity", "bpc", "bleu", "chrf",
+           "smape", "mape", "mase", "crps", "coverage_80", "coverage_95"}
+RATES = {"accuracy", "macro_f1", "wer", "per", "coverage_80", "coverage_95"}
 
 
 def test_results_json_rows_have_the_documented_keys_and_units():

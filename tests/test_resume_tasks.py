@@ -1,7 +1,7 @@
-"""Every task resumes: a language-model, classify, tag, seq2seq or condgen run stopped by Ctrl-C
-and continued with ``rnnkit train --resume RUN`` ends with exactly the weights of a run never
-stopped (same batches, dropout masks, optimizer moments and schedule), and resuming refuses what
-it cannot continue in one line."""
+"""Every task resumes: a language-model, classify, tag, seq2seq, condgen or forecast run stopped
+by Ctrl-C and continued with ``rnnkit train --resume RUN`` ends with exactly the weights of a run
+never stopped (same batches, dropout masks, optimizer moments and schedule), and resuming refuses
+what it cannot continue in one line."""
 
 import os
 import shutil
@@ -38,6 +38,11 @@ def write_data(task: str, root) -> list[str]:
         (root / "pairs.tsv").write_text("".join(f"{w}\t{w[::-1]}\n" for w in words),
                                         encoding="utf-8")
         return ["--data", str(root / "pairs.tsv"), "--val-fraction", "0.1"]
+    if task == "forecast":
+        rows = [f"s{k},{t},{(t * 7 + k * 3) % 11 + 5}" for k in range(4) for t in range(30)]
+        (root / "series.csv").write_text("id,time,value\n" + "\n".join(rows) + "\n")
+        return ["--data", str(root / "series.csv"), "--horizon", "4", "--context", "8",
+                "--samples", "10"]
     rows = [f"{n}{i},{k}" for k, names in NAMES.items() for n in names for i in range(4)]
     (root / "names.csv").write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
     return ["--data", str(root / "names.csv")]
@@ -63,7 +68,7 @@ def interrupt_at(monkeypatch, step: int, signum: int, where: str) -> None:
     ("lm", 3, signal.SIGINT, "start"), ("lm", 4, signal.SIGTERM, "end"),
     ("classify", 2, signal.SIGINT, "end"), ("classify", 3, signal.SIGTERM, "start"),
     ("tag", 3, signal.SIGINT, "start"), ("seq2seq", 4, signal.SIGTERM, "end"),
-    ("condgen", 3, signal.SIGINT, "end")])
+    ("condgen", 3, signal.SIGINT, "end"), ("forecast", 3, signal.SIGTERM, "start")])
 def test_a_stopped_and_resumed_run_ends_with_the_weights_of_an_unstopped_one(
         task, stop, signum, where, capsys, tmp_path, monkeypatch):
     flags = ["train", task, *write_data(task, tmp_path), *SMALL, "--steps", "7",

@@ -37,7 +37,7 @@ def _argv(flag: str, takes_value: bool) -> list[str]:
 
 def test_every_task_is_a_train_subcommand_and_task_is_another_spelling():
     assert set(train_cmd._subparsers()) == set(TASKS) == {"lm", "classify", "tag", "seq2seq",
-                                                          "condgen"}
+                                                          "condgen", "forecast"}
     for name in TASKS:
         assert train_cmd.normalise(["train", "--task", name, "--steps", "3"]) == \
             ["train", name, "--steps", "3"]
@@ -79,6 +79,12 @@ def runs(tmp_path_factory, tiny_run):
                        ("seq2seq", pairs)):
         out[task] = root / task
         assert main(["train", task, "--data", str(data), "--out", str(out[task]), *TINY]) == 0
+    series = root / "series.csv"
+    series.write_text("id,time,value\n" + "".join(f"s{k},{t},{(3 * t + k) % 7}\n"
+                                                  for k in range(3) for t in range(20)))
+    out["forecast"] = root / "forecast"
+    assert main(["train", "forecast", "--data", str(series), "--horizon", "3", "--samples", "5",
+                 "--out", str(out["forecast"]), *TINY]) == 0
     return out
 
 
@@ -106,7 +112,7 @@ def test_run_commands_refuse_every_flag_of_other_tasks(capsys, runs, command):
 def test_predict_speaks_json_for_every_task(capsys, runs):
     import json
     inputs = {"lm": "elma", "classify": "great day", "tag": "the cat", "condgen": "tr",
-              "seq2seq": "abc"}
+              "seq2seq": "abc", "forecast": str(runs["forecast"].parent / "series.csv")}
     for task, run in runs.items():
         code, out, err = run_cli(capsys, "predict", str(run), inputs[task], "--json")
         assert code == 0, err

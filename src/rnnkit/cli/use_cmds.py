@@ -40,7 +40,8 @@ def add_command(commands, name: str, task=None) -> Parser:
                             conflict_handler="resolve")
     p.add_argument("run", metavar="RUN", help="run folder written by rnnkit train")
     if name == "predict":
-        p.add_argument("inputs", metavar="INPUT", nargs="+",
+        p.add_argument("inputs", metavar="INPUT",
+                       nargs="+" if task is not None and task.takes_inputs else "*",
                        help="text to label, sentence to tag, prompt or source to decode; '-' "
                             "reads one per line from stdin (a time-series run: .ts files)")
         p.add_argument("--json", action="store_true", help="print one JSON object per input")
@@ -110,7 +111,8 @@ def predict(args: argparse.Namespace) -> int:
     png = getattr(args, "attention_png", None)
     if png is not None:
         options["attention"] = True
-    inputs = task.read_inputs(read_inputs(args.inputs), codec)
+    items = getattr(args, "inputs", [])
+    inputs = task.read_inputs(read_inputs(items) if items or task.takes_inputs else [], codec)
     outputs = task.predict(model, codec, inputs, **options)
     for output in outputs:
         print(json.dumps(output, ensure_ascii=False) if getattr(args, "json", False)

