@@ -26,10 +26,11 @@ import numpy as np
 from rnnkit.data.datasets.forecasting import FREQUENCIES, SeriesSet, read_series_set
 from rnnkit.data.windows import WindowBatches, batch_of, window
 from rnnkit.errors import RnnkitError
+from rnnkit.typed import config_from
 from rnnkit.models.forecaster import HEADS, Forecaster, ForecasterConfig
 from rnnkit.models.likelihoods import LIKELIHOODS
 from rnnkit.tasks import forecast_use
-from rnnkit.tasks.base import Task, epochs_of, model_error, train_config
+from rnnkit.tasks.base import Task, epochs_of, train_config
 from rnnkit.tasks.flags import nonnegative_int, positive_int
 from rnnkit.train.loop import evaluate_loss
 from rnnkit.train.losses import forecast_loss
@@ -160,12 +161,9 @@ class ForecastTask(Task):
 
     def build(self, prepared: ForecastData, settings: dict, spec: RunSpec) -> RunSetup:
         found, data = prepared.set, spec.data
-        try:
-            config = ForecasterConfig(horizon=found.horizon, context=prepared.context,
-                                      num_covariates=len(found.covariate_names),
-                                      num_series=len(found), **settings)
-        except TypeError as e:
-            raise model_error("a forecaster", e) from None
+        config = config_from(ForecasterConfig, settings, "the model settings",
+                             horizon=found.horizon, context=prepared.context,
+                             num_covariates=len(found.covariate_names), num_series=len(found))
         if LIKELIHOODS[config.likelihood].counts and config.head == "likelihood" and any(
                 (y < 0).any() or (y != np.round(y)).any() for y in found.train):
             raise RnnkitError("--likelihood negbin models counts; these series have negative "
