@@ -29,8 +29,8 @@ Three paths compute the same numbers. ``"loop"`` runs each cell's ``step`` over 
 (the time loops compiled where they could be built, in Python otherwise). ``"auto"`` picks the
 fastest measured for the cell and device (:func:`~rnnkit.nn.fast.dispatch.auto_path`), and the
 fused path (or the loop, for what the kernels lack) while ``torch.compile``, ``torch.export`` or
-``torch.jit.trace`` trace the layer; ``torch.jit.script`` scripts ``torch.nn``'s own module on
-the same parameters (:meth:`StackedRecurrent.__prepare_scriptable__`).
+``torch.jit.trace`` trace the layer; ``torch.jit.script`` scripts the fused path on the same
+parameters (:meth:`StackedRecurrent.__prepare_scriptable__`).
 
 ``layer_norm`` (LSTM, :mod:`rnnkit.nn.ln_lstm`) and ``recurrent_dropout`` (variational dropout:
 one (B, H) mask per layer, direction and batch, drawn at each training forward, on h_{t-1} where
@@ -65,7 +65,7 @@ from rnnkit.errors import RnnkitError, ShapeError
 from rnnkit.nn.cell import RecurrentCell, State
 from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
-from rnnkit.nn.fast import dispatch
+from rnnkit.nn.fast import dispatch, scripted
 from rnnkit.nn.gru import GRUCell
 from rnnkit.nn.ln_lstm import LayerNormLSTMCell
 from rnnkit.nn.lstm import LSTMCell
@@ -437,12 +437,18 @@ class StackedRecurrent(nn.Module):
         return view.train(self.training)
 
     # -- torch.nn's own module on these parameters -----------------------------------------------
-    def __prepare_scriptable__(self) -> nn.RNNBase:
-        """What ``torch.jit.script`` compiles in this layer's place: ``torch.nn``'s module of the
-        same configuration holding these very parameters (TorchScript cannot compile rnnkit's
-        dispatch; the kernels it runs are the fused path's). Note that ``torch.jit.script`` swaps
-        it into the scripted model's parent module too, as it does for any module."""
-        return self._torch_module(share=True)
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script`` compiles in this layer's place: the fused path on these very
+        parameters, written in TorchScript (:mod:`rnnkit.nn.fast.scripted`; TorchScript cannot
+        compile rnnkit's dispatch). Note that ``torch.jit.script(model)`` also puts it in place
+        of this layer inside ``model`` itself, as it does for any module with this hook."""
+        c = self.config
+        if c.needs_explicit:
+            raise RnnkitError("torch.jit.script runs PyTorch's fused kernels, which have no "
+                              "layer norm or recurrent dropout; use torch.export or "
+                              "torch.compile for this layer")
+        kind = scripted.ScriptableLSTM if c.cell == "lstm" else scripted.ScriptableRecurrent
+        return kind(self)
 
     @classmethod
     def from_torch(cls, module: nn.RNNBase, *, path: str = "auto") -> StackedRecurrent:
@@ -467,7 +473,7 @@ class StackedRecurrent(nn.Module):
         weights."""
         return self._torch_module(share=False)
 
-    def _torch_module(self, *, share: bool) -> nn.RNNBase:
+    def _torch_module(self, *, share: bool = False) -> nn.RNNBase:
         c = self.config
         if c.needs_explicit:
             raise RnnkitError("torch.nn has no layer-normalised LSTM and no recurrent dropout: "
