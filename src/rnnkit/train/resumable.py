@@ -20,9 +20,10 @@ from torch import nn
 
 from rnnkit.data.padded import PaddedBatches
 from rnnkit.errors import RnnkitError
-from rnnkit.train.checkpoint import (load_checkpoint_meta, load_model_weights,
-                                     load_trainer_state, params_finite, save_checkpoint)
+from rnnkit.train.checkpoint import (load_checkpoint_meta, load_trainer_state, params_finite,
+                                     save_checkpoint)
 from rnnkit.train.loop import Trainer
+from rnnkit.train.old_names import load_weights
 from rnnkit.train.run_folder import CONFIG_FILE, METRICS_FILE, write_json
 
 
@@ -42,7 +43,7 @@ def restore(run_dir: Path, model: nn.Module, meta: dict, trainer: Trainer,
     if json.loads(json.dumps(meta, ensure_ascii=False)) != load_checkpoint_meta(run_dir):
         raise RnnkitError(f"the data of '{run_dir}' has changed since the run started (its "
                           "vocabulary, labels or sizes differ); resume needs the same data")
-    load_model_weights(run_dir, model)
+    load_weights(run_dir, model)
     state = load_trainer_state(run_dir)
     if "data" not in state:
         raise RnnkitError(f"'{run_dir}' was saved without its data position, so it cannot be "
