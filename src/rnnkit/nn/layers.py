@@ -206,8 +206,9 @@ class StackedRecurrent(nn.Module):
         """The cells, k = layer * D + direction, each holding this layer's current
         parameters (handed to it now: a parameter may have been replaced since)."""
         for cell, names in zip(self._cells, self._cell_names):
+            held = cell._parameters
             for mine, theirs in names:
-                cell._parameters[mine] = getattr(self, theirs)
+                held[mine] = getattr(self, theirs)
         return self._cells
 
     def reset_parameters(self) -> None:
@@ -239,7 +240,7 @@ class StackedRecurrent(nn.Module):
             return self.config.path
         needs_explicit = self.config.layer_norm or (self.config.recurrent_dropout > 0.0
                                                     and self.training)
-        return dispatch.auto_path(self.config.cell, self._flat_weights[0].device,
+        return dispatch.auto_path(self.config.cell, self.weight_ih_l0.device,
                                   grad_enabled=torch.is_grad_enabled(),
                                   needs_explicit=needs_explicit)
 
@@ -321,7 +322,8 @@ class StackedRecurrent(nn.Module):
             output, finals = self.run_layers(x, hx, lengths, scan if self.path == "loop"
                                              else dispatch.explicit_scan)
             if sorted_indices is not None:
-                output, lengths = output.index_select(0, sorted_indices), lengths[sorted_indices.cpu()]
+                output = output.index_select(0, sorted_indices)
+                lengths = lengths[sorted_indices.cpu()]
             out = pack_padded_sequence(output, lengths, batch_first=True).data
         return (PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices),
                 self._from_tuple(finals))
@@ -346,7 +348,7 @@ class StackedRecurrent(nn.Module):
 
     def _check_input(self, input: Tensor, time_dim: int | None) -> None:
         """torch.nn's input checks: dtype, input_size, and at least one step."""
-        weight = self._flat_weights[0]
+        weight = self.weight_ih_l0
         if input.dtype != weight.dtype and not torch._C._is_any_autocast_enabled():
             raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
                              f"({weight.dtype}). Convert input: input.to({weight.dtype}), or "
@@ -455,7 +457,8 @@ class StackedRecurrent(nn.Module):
         """An rnnkit layer holding a copy of a ``torch.nn`` RNN/LSTM/GRU's weights."""
         modes = {v: k for k, v in TORCH_MODES.items()}
         if not isinstance(module, nn.RNNBase) or module.mode not in modes:
-            raise RnnkitError(f"from_torch takes torch.nn.RNN/LSTM/GRU, not {type(module).__name__}")
+            raise RnnkitError("from_torch takes torch.nn.RNN/LSTM/GRU, not "
+                              f"{type(module).__name__}")
         config = RecurrentConfig(
             cell=modes[module.mode], input_size=module.input_size, hidden_size=module.hidden_size,
             num_layers=module.num_layers, bias=module.bias, dropout=float(module.dropout),
@@ -480,7 +483,7 @@ class StackedRecurrent(nn.Module):
                               "this layer has no torch.nn equivalent")
         kwargs = dict(num_layers=c.num_layers, bias=c.bias, dropout=c.dropout,
                       bidirectional=c.bidirectional, batch_first=c.batch_first)
-        first = self._flat_weights[0]
+        first = self.weight_ih_l0
         with torch.device("meta"):                       # no initialisation, no draws
             if c.cell == "lstm":
                 module = nn.LSTM(c.input_size, c.hidden_size, proj_size=c.proj_size, **kwargs)

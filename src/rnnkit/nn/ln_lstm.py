@@ -88,7 +88,8 @@ class LayerNormLSTMCell(RecurrentCell):
         return self.normalise_input(F.linear(x, self.weight_ih))
 
     def normalise_input(self, xw: Tensor) -> Tensor:
-        """LN(xw; gain_ih, bias_ih) of the input product xw = x @ weight_ih.T: (..., 4H) -> (..., 4H)."""
+        """LN(xw; gain_ih, bias_ih) of the input product xw = x @ weight_ih.T:
+        (..., 4H) -> (..., 4H)."""
         return F.layer_norm(xw, (4 * self.hidden_size,), self.gain_ih, self.bias_ih, LN_EPS)
 
     def project_hidden(self, h: Tensor, recurrent_mask: Tensor | None = None) -> Tensor:

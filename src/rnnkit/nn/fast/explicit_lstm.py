@@ -258,10 +258,11 @@ def reference_lstm(xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, b_hh: Tenso
     over :func:`~rnnkit.nn.recurrence.scan_projected`): what its backward differentiates when
     asked for a graph."""
     H = h0.shape[-1]
-    normalise_c = None
-    if gain_hh is not None:
-        def normalise_c(c: Tensor) -> Tensor:
-            return F.layer_norm(c, (H,), gain_c, bias_c, LN_EPS)
+
+    def layer_norm_c(c: Tensor) -> Tensor:
+        return F.layer_norm(c, (H,), gain_c, bias_c, LN_EPS)
+
+    normalise_c = layer_norm_c if gain_hh is not None else None
 
     def step(xp_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h, c = state
