@@ -141,7 +141,8 @@ def test_one_mask_per_sequence_at_every_step(cell, path):
     no gradient over 40 steps (a fresh mask per step would keep each unit at some step), and
     every other column does."""
     torch.manual_seed(4)
-    layer = rn.build_recurrent(rn.RecurrentConfig(cell, 3, 8, batch_first=True, recurrent_dropout=0.5, path=path))
+    layer = rn.build_recurrent(rn.RecurrentConfig(cell, 3, 8, batch_first=True,
+                                                  recurrent_dropout=0.5, path=path))
     layer.train()
     x = torch.randn(1, 40, 3)
     torch.manual_seed(7)
@@ -163,7 +164,8 @@ def test_layer_paths_agree_in_training(cell, layer_norm):
     results = []
     for path in ("explicit", "loop"):
         torch.manual_seed(5)
-        config = rn.RecurrentConfig(cell, 4, 5, batch_first=True, num_layers=2, bidirectional=True, dropout=0.2,
+        config = rn.RecurrentConfig(cell, 4, 5, batch_first=True,
+                                    num_layers=2, bidirectional=True, dropout=0.2,
                                     layer_norm=layer_norm, recurrent_dropout=0.3, path=path)
         layer = rn.build_recurrent(config).train()
         x = torch.randn(3, 6, 4)

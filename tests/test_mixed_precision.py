@@ -59,7 +59,8 @@ def run(layer: nn.Module, x: torch.Tensor, weights: torch.Tensor, bf16: bool, se
                                                                               (False, True))])
 def test_bf16_autocast_stays_close_to_float32(cell, path, options, bidirectional):
     torch.manual_seed(0)
-    layer = rn.build_recurrent(rn.RecurrentConfig(cell, 8, 16, batch_first=True, num_layers=2, path=path,
+    layer = rn.build_recurrent(rn.RecurrentConfig(cell, 8, 16, batch_first=True,
+                                                  num_layers=2, path=path,
                                                   bidirectional=bidirectional, **options))
     x = torch.randn(3, 11, 8)
     y32, g32 = run(layer, x, weights := torch.randn(3, 11, 16 * (2 if bidirectional else 1)),

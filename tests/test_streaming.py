@@ -19,7 +19,8 @@ def as_tuple(state):
 
 def layer_for(cell, num_layers=2, seed=0):
     torch.manual_seed(seed)
-    return rn.build_recurrent(rn.RecurrentConfig(cell, I, H, batch_first=True, num_layers=num_layers)).eval()
+    return rn.build_recurrent(rn.RecurrentConfig(cell, I, H, batch_first=True,
+                                                 num_layers=num_layers)).eval()
 
 
 @pytest.mark.parametrize("cell", CELLS)
