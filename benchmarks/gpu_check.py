@@ -52,9 +52,11 @@ def parity(device: torch.device) -> list[dict]:
     lengths = torch.tensor([33, 20, 5, 1], device=device)
     for cell in ("lstm", "gru", "rnn_tanh"):
         for path, extra in (("fused", {}), ("explicit", {})):
-            config = rn.RecurrentConfig(cell, 16, 32, num_layers=2, bidirectional=True, path=path)
+            config = rn.RecurrentConfig(cell, 16, 32, batch_first=True,
+                                        num_layers=2, bidirectional=True, path=path)
             fast = rn.build_recurrent(config).to(device)
-            ref = rn.build_recurrent(rn.RecurrentConfig(cell, 16, 32, num_layers=2,
+            ref = rn.build_recurrent(rn.RecurrentConfig(cell, 16, 32, batch_first=True,
+                                                        num_layers=2,
                                                         bidirectional=True, path="loop"))
             ref = ref.to(device)
             ref.load_state_dict(fast.state_dict())
@@ -81,7 +83,8 @@ def _seeded_pair(name: str, device: torch.device, x: torch.Tensor, kwargs: dict)
     outs = []
     for path in ("explicit", "loop"):
         torch.manual_seed(1)
-        layer = rn.LSTM(16, 32, num_layers=2, path=path, **kwargs).to(device).train()
+        layer = rn.LSTM(16, 32, batch_first=True,
+                        num_layers=2, path=path, **kwargs).to(device).train()
         torch.manual_seed(2)                             # same masks on both paths
         outs.append(run_and_grad(layer, x))
     (y, g), (y_ref, g_ref) = outs

@@ -56,11 +56,7 @@ def test_step_passes_float64_gradcheck(name):
 def test_step_matches_torch_nn_cell_with_copied_weights(name):
     torch.manual_seed(1)
     mine, ref = CELLS[name][0](), CELLS[name][1]()
-    with torch.no_grad():
-        mine.w_ih.copy_(ref.weight_ih)
-        mine.w_hh.copy_(ref.weight_hh)
-        mine.b_ih.copy_(ref.bias_ih)
-        mine.b_hh.copy_(ref.bias_hh)
+    mine.load_state_dict(ref.state_dict())               # torch.nn's names
     x = torch.randn(5, 3)
     state = tuple(s.detach().float() for s in
                   (random_state(mine, 5) if name == "lstm" else (random_state(mine, 5),)))
@@ -73,37 +69,42 @@ def test_step_matches_torch_nn_cell_with_copied_weights(name):
     torch.testing.assert_close(y, expected[0], atol=1e-6, rtol=1e-5)
 
 
-def test_lstm_forget_bias_starts_at_one_and_can_be_switched_off():
-    cell = rn.LSTMCell(3, 4)
-    forget = cell.b_ih[4:8] + cell.b_hh[4:8]
+def test_lstm_forget_bias_is_torch_nn_init_unless_asked():
+    torch.manual_seed(4)
+    ref = nn.LSTMCell(3, 4)
+    torch.manual_seed(4)
+    plain = rn.LSTMCell(3, 4)
+    for a, b in zip(plain.state_dict().values(), ref.state_dict().values()):
+        assert torch.equal(a, b)                         # same seed, same weights
+    cell = rn.LSTMCell(3, 4, forget_bias=1.0)
+    forget = cell.bias_ih[4:8] + cell.bias_hh[4:8]
     torch.testing.assert_close(forget, torch.ones(4))
-    others = torch.cat([cell.b_ih[:4], cell.b_ih[8:]])
+    others = torch.cat([cell.bias_ih[:4], cell.bias_ih[8:]])
     assert others.abs().max() > 0  # the other gates keep torch.nn's random init
-    plain = rn.LSTMCell(3, 4, forget_bias=None)
-    assert not torch.allclose(plain.b_ih[4:8] + plain.b_hh[4:8], torch.ones(4))
 
 
 def test_layer_keeps_the_forget_bias_in_every_cell():
-    layer = rn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    layer = rn.LSTM(3, 4, num_layers=2, bidirectional=True, forget_bias=1.0)
     for cell in layer.cells:
-        torch.testing.assert_close(cell.b_ih[4:8] + cell.b_hh[4:8], torch.ones(4))
+        torch.testing.assert_close(cell.bias_ih[4:8] + cell.bias_hh[4:8], torch.ones(4))
+    assert torch.equal(layer.bias_ih_l1_reverse[4:8], torch.ones(4))
 
 
 @pytest.mark.parametrize("kwargs,needle", [
     (dict(hidden_size=0), "hidden_size"), (dict(num_layers=0), "num_layers"),
-    (dict(dropout=1.0), "dropout"), (dict(path="warp"), "path"),
+    (dict(dropout=1.5), "dropout"), (dict(path="warp"), "path"),
 ])
 def test_bad_layer_settings_are_refused_in_one_line(kwargs, needle):
     args = dict(input_size=3, hidden_size=4) | kwargs
-    with pytest.raises(RnnkitError, match=needle):
+    with pytest.raises(ValueError, match=needle):
         rn.LSTM(args.pop("input_size"), args.pop("hidden_size"), **args)
 
 
 def test_bad_inputs_to_a_layer_are_refused():
-    layer = rn.GRU(3, 4)
-    with pytest.raises(RnnkitError, match="expected input"):
+    layer = rn.GRU(3, 4, batch_first=True)
+    with pytest.raises(RnnkitError, match="input_size"):
         layer(torch.randn(2, 5, 4))
     with pytest.raises(RnnkitError, match="lengths must lie"):
         layer(torch.randn(2, 5, 3), lengths=torch.tensor([5, 0]))
-    with pytest.raises(RnnkitError, match="initial state"):
+    with pytest.raises(RnnkitError, match="hidden size"):
         layer(torch.randn(2, 5, 3), torch.zeros(2, 2, 4))

@@ -121,7 +121,8 @@ def test_chunked_backward_gives_the_same_gradients(cell, direction, monkeypatch)
 @pytest.mark.parametrize("cell", ["gru", "rnn_tanh", "rnn_relu"])
 def test_explicit_layer_matches_loop_layer_with_dropout_between_layers(cell):
     torch.manual_seed(4)
-    config = rn.RecurrentConfig(cell, I, 5, num_layers=3, bidirectional=True, dropout=0.3,
+    config = rn.RecurrentConfig(cell, I, 5, batch_first=True,
+                                num_layers=3, bidirectional=True, dropout=0.3,
                                 path="loop")
     loop = rn.build_recurrent(config)
     explicit = rn.build_recurrent(rn.RecurrentConfig(**{**config.__dict__, "path": "explicit"}))
@@ -142,7 +143,7 @@ def test_explicit_layer_matches_loop_layer_with_dropout_between_layers(cell):
 
 
 def test_one_autograd_node_per_layer_and_direction():
-    layer = rn.GRU(I, H, num_layers=2, bidirectional=True, path="explicit")
+    layer = rn.GRU(I, H, batch_first=True, num_layers=2, bidirectional=True, path="explicit")
     y, _ = layer(torch.randn(2, 9, I))
     seen, stack = set(), [y.grad_fn]
     while stack:
@@ -161,7 +162,7 @@ def test_auto_path_picks_explicit_for_training_gru_and_rnn_on_cpu():
     assert rn.auto_path("rnn_relu", cpu, grad_enabled=False) == "explicit"
     assert rn.auto_path("lstm", cpu) == "fused"
     assert rn.auto_path("gru", torch.device("cuda")) == "fused"
-    layer = rn.GRU(I, H)
+    layer = rn.GRU(I, H, batch_first=True)
     assert layer.path == "explicit"
 
 
@@ -175,11 +176,34 @@ def test_gru_inference_runs_explicit_only_with_compiled_loops(compiled):
         want = "explicit" if compiled and built else "fused"
         assert rn.auto_path("gru", torch.device("cpu"), grad_enabled=False) == want
         with torch.no_grad():
-            assert rn.GRU(I, H).path == want
+            assert rn.GRU(I, H, batch_first=True).path == want
     finally:
         native.set_enabled(None)
 
 
 def test_explicit_path_runs_lstm_too():
     """Since ExplicitLSTM (tests/test_ln_lstm_dropout.py ties it to torch.nn and the loop)."""
-    assert rn.LSTM(I, H, path="explicit").path == "explicit"
+    assert rn.LSTM(I, H, batch_first=True, path="explicit").path == "explicit"
+
+
+@pytest.mark.parametrize("kwargs", [dict(layer_norm=True), dict(recurrent_dropout=0.3),
+                                    dict(), dict(bidirectional=True)])
+def test_explicit_lstm_second_derivatives_match_the_loop(kwargs):
+    """A gradient penalty through the explicit LSTM (the layer-norm one too) gives the loop's
+    parameter gradients: its backward, asked for a graph, differentiates the reference."""
+    torch.manual_seed(12)
+    explicit = rn.LSTM(3, 5, 2, batch_first=True, path="explicit", **kwargs).double()
+    loop = rn.LSTM(3, 5, 2, batch_first=True, path="loop", **kwargs).double()
+    loop.load_state_dict(explicit.state_dict())
+    x = torch.randn(4, 6, 3, dtype=torch.float64)
+    lengths = torch.tensor([6, 3, 1, 5])
+    grads = []
+    for layer in (explicit, loop):
+        torch.manual_seed(13)                            # the same recurrent dropout masks
+        x_ = x.clone().requires_grad_()
+        y, (h, c) = layer(x_, lengths=lengths)
+        g, = torch.autograd.grad(y.sum() + c.sum(), x_, create_graph=True)
+        (y.square().sum() + g.square().sum()).backward()
+        grads.append([p.grad for p in layer.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, atol=1e-9, rtol=1e-7)

@@ -49,8 +49,8 @@ def test_layer_norm_cell_follows_the_paper():
         var = ((v - mean) ** 2).mean(-1, keepdim=True)
         return gain * (v - mean) / torch.sqrt(var + 1e-5) + shift
 
-    gates = (ln(x @ cell.w_ih.T, cell.gain_ih, cell.b_ih)
-             + ln(h @ cell.w_hh.T, cell.gain_hh, cell.b_hh))
+    gates = (ln(x @ cell.weight_ih.T, cell.gain_ih, cell.bias_ih)
+             + ln(h @ cell.weight_hh.T, cell.gain_hh, cell.bias_hh))
     i, f, g, o = gates.split(H, dim=-1)
     c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h_new = torch.sigmoid(o) * torch.tanh(ln(c_new, cell.gain_c, cell.bias_c))
@@ -63,7 +63,7 @@ def test_layer_norm_cell_follows_the_paper():
 def test_layer_norm_cell_initialisation():
     cell = rn.LayerNormLSTMCell(4, 6, forget_bias=1.0)
     assert torch.equal(cell.gain_hh, torch.ones(24)) and torch.equal(cell.gain_c, torch.ones(6))
-    assert torch.equal(cell.b_ih[6:12], torch.ones(6)) and cell.b_hh.abs().sum() == 0
+    assert torch.equal(cell.bias_ih[6:12], torch.ones(6)) and cell.bias_hh.abs().sum() == 0
 
 
 @pytest.mark.parametrize("layer_norm,masked,reverse,use_lengths",
@@ -141,13 +141,14 @@ def test_one_mask_per_sequence_at_every_step(cell, path):
     no gradient over 40 steps (a fresh mask per step would keep each unit at some step), and
     every other column does."""
     torch.manual_seed(4)
-    layer = rn.build_recurrent(rn.RecurrentConfig(cell, 3, 8, recurrent_dropout=0.5, path=path))
+    layer = rn.build_recurrent(rn.RecurrentConfig(cell, 3, 8, batch_first=True,
+                                                  recurrent_dropout=0.5, path=path))
     layer.train()
     x = torch.randn(1, 40, 3)
     torch.manual_seed(7)
     y, _ = layer(x)
     y.sum().backward()
-    column_grad = layer.cells[0].w_hh.grad.abs().sum(0)          # (H,)
+    column_grad = layer.cells[0].weight_hh.grad.abs().sum(0)          # (H,)
     dropped = column_grad == 0
     assert 0 < int(dropped.sum()) < 8
     torch.manual_seed(7)
@@ -163,7 +164,8 @@ def test_layer_paths_agree_in_training(cell, layer_norm):
     results = []
     for path in ("explicit", "loop"):
         torch.manual_seed(5)
-        config = rn.RecurrentConfig(cell, 4, 5, num_layers=2, bidirectional=True, dropout=0.2,
+        config = rn.RecurrentConfig(cell, 4, 5, batch_first=True,
+                                    num_layers=2, bidirectional=True, dropout=0.2,
                                     layer_norm=layer_norm, recurrent_dropout=0.3, path=path)
         layer = rn.build_recurrent(config).train()
         x = torch.randn(3, 6, 4)
@@ -177,9 +179,9 @@ def test_layer_paths_agree_in_training(cell, layer_norm):
 
 
 def test_path_selection():
-    ln = rn.LSTM(4, 5, layer_norm=True)
+    ln = rn.LSTM(4, 5, batch_first=True, layer_norm=True)
     assert ln.path == "explicit" and isinstance(ln.cells[0], rn.LayerNormLSTMCell)
-    dropped = rn.LSTM(4, 5, recurrent_dropout=0.2)
+    dropped = rn.LSTM(4, 5, batch_first=True, recurrent_dropout=0.2)
     assert dropped.train().path == "explicit"
     assert dropped.eval().path == "fused"                # no mask in eval: the fused kernel
     with torch.no_grad():

@@ -59,7 +59,8 @@ def run(layer: nn.Module, x: torch.Tensor, weights: torch.Tensor, bf16: bool, se
                                                                               (False, True))])
 def test_bf16_autocast_stays_close_to_float32(cell, path, options, bidirectional):
     torch.manual_seed(0)
-    layer = rn.build_recurrent(rn.RecurrentConfig(cell, 8, 16, num_layers=2, path=path,
+    layer = rn.build_recurrent(rn.RecurrentConfig(cell, 8, 16, batch_first=True,
+                                                  num_layers=2, path=path,
                                                   bidirectional=bidirectional, **options))
     x = torch.randn(3, 11, 8)
     y32, g32 = run(layer, x, weights := torch.randn(3, 11, 16 * (2 if bidirectional else 1)),
@@ -79,7 +80,7 @@ def test_bf16_autocast_stays_close_to_float32(cell, path, options, bidirectional
 def test_bf16_is_not_float32_in_disguise():
     # The comparison above must be able to fail: bf16 differs from float32, just not by much.
     torch.manual_seed(0)
-    layer = rn.build_recurrent(rn.RecurrentConfig("gru", 8, 16, path="explicit"))
+    layer = rn.build_recurrent(rn.RecurrentConfig("gru", 8, 16, batch_first=True, path="explicit"))
     x, weights = torch.randn(3, 11, 8), torch.randn(3, 11, 16)
     y32, _ = run(layer, x, weights, bf16=False, seed=1)
     y16, _ = run(layer, x, weights, bf16=True, seed=1)

@@ -100,7 +100,8 @@ def test_layer_norm_lstm_layer_learns_the_same_with_either_loop(compiled_lstm):
     outputs and parameter gradients (the layer-level tie; tests/test_ln_lstm_dropout.py ties the
     explicit path to the autograd loop)."""
     torch.manual_seed(8)
-    layer = rn.LSTM(6, 16, num_layers=2, bidirectional=True, layer_norm=True, path="explicit")
+    layer = rn.LSTM(6, 16, batch_first=True,
+                    num_layers=2, bidirectional=True, layer_norm=True, path="explicit")
     x = torch.randn(4, 9, 6)
     results = []
     for use_native in (True, False):

@@ -83,7 +83,8 @@ def test_matches_torch_nn_outputs_states_and_gradients(cell, layers, bidir, use_
                                        if path != "explicit" or cell != "lstm"])
 def test_fast_paths_and_loop_agree_on_native_layers(cell, path):
     torch.manual_seed(1)
-    config = rn.RecurrentConfig(cell, 4, 6, num_layers=2, bidirectional=True, path=path)
+    config = rn.RecurrentConfig(cell, 4, 6, batch_first=True,
+                                num_layers=2, bidirectional=True, path=path)
     fused = rn.build_recurrent(config)
     loop = rn.build_recurrent(config.__class__(**{**config.__dict__, "path": "loop"}))
     loop.load_state_dict(fused.state_dict())
@@ -100,7 +101,8 @@ def test_fast_paths_and_loop_agree_on_native_layers(cell, path):
 @pytest.mark.parametrize("cell", list(TORCH))
 def test_lengths_give_the_same_numbers_as_unpadded_sequences(cell):
     torch.manual_seed(2)
-    layer = rn.build_recurrent(rn.RecurrentConfig(cell, 3, 5, bidirectional=True, path="loop"))
+    layer = rn.build_recurrent(rn.RecurrentConfig(cell, 3, 5, batch_first=True,
+                                                  bidirectional=True, path="loop"))
     x = torch.randn(3, 8, 3)
     lengths = torch.tensor([8, 5, 2])
     out, finals = layer(x, lengths=lengths)
@@ -114,7 +116,7 @@ def test_lengths_give_the_same_numbers_as_unpadded_sequences(cell):
 @pytest.mark.parametrize("cell", list(TORCH))
 def test_to_torch_round_trip_computes_the_same(cell):
     torch.manual_seed(3)
-    layer = rn.build_recurrent(rn.RecurrentConfig(cell, 4, 5, num_layers=2))
+    layer = rn.build_recurrent(rn.RecurrentConfig(cell, 4, 5, batch_first=True, num_layers=2))
     module = layer.to_torch()
     x = torch.randn(2, 6, 4)
     torch.testing.assert_close(layer(x)[0], module(x)[0], atol=1e-6, rtol=0)

@@ -19,7 +19,8 @@ def as_tuple(state):
 
 def layer_for(cell, num_layers=2, seed=0):
     torch.manual_seed(seed)
-    return rn.build_recurrent(rn.RecurrentConfig(cell, I, H, num_layers=num_layers)).eval()
+    return rn.build_recurrent(rn.RecurrentConfig(cell, I, H, batch_first=True,
+                                                 num_layers=num_layers)).eval()
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -90,7 +91,7 @@ def test_stepping_picks_up_in_place_weight_updates():
 
 
 def test_bidirectional_layer_is_refused():
-    layer = rn.GRU(I, H, bidirectional=True)
+    layer = rn.GRU(I, H, batch_first=True, bidirectional=True)
     with pytest.raises(RnnkitError, match="reverse pass"):
         rn.Streamer(layer, B)
 

@@ -19,6 +19,11 @@ class Interrupted(RnnkitError):
         self.exit_code = 128 + signum
 
 
+class ShapeError(RnnkitError, RuntimeError):
+    """A tensor of the wrong shape given to a recurrent layer or cell: a RuntimeError, as
+    ``torch.nn`` raises for the same mistake, and an RnnkitError for the CLI."""
+
+
 def first_line(error: Exception) -> str:
     """The first line of ``error``'s message, or its type's name when it has none."""
     lines = str(error).strip().splitlines()

@@ -32,7 +32,8 @@ def ln_lstm_rows(cell: str, config: BenchConfig, repeats: int, peak: float) -> l
     with LN; inference against torch.nn.LSTM."""
     reference = torch_module("lstm", config)
     layer_config = rn.RecurrentConfig("lstm", config.inputs, config.hidden,
-                                      num_layers=config.layers, layer_norm=True)
+                                      num_layers=config.layers, layer_norm=True,
+                                      forget_bias=1.0, batch_first=True)
     mine = rn.build_recurrent(layer_config)
     loop = rn.build_recurrent(dataclasses.replace(layer_config, path="loop"))
     loop.load_state_dict(mine.state_dict())

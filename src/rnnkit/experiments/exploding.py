@@ -42,7 +42,7 @@ def set_spectral_radius(model: SequenceModel, rho: float) -> None:
     cell = model.encoder.cells[0]
     with torch.no_grad():
         q, _ = torch.linalg.qr(torch.randn(WIDTH, WIDTH))
-        cell.w_hh.copy_(rho * q)
+        cell.weight_hh.copy_(rho * q)
 
 
 def run(budget: Budget, out_dir: Path, command: str) -> Result:

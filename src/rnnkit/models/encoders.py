@@ -86,9 +86,10 @@ def build_encoder(cell: str, input_size: int, hidden_size: int, num_layers: int 
     check_cell(cell, bidirectional=bidirectional)
     sizes = dict(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
                  dropout=dropout)
-    if cell in RECURRENT:
+    if cell in RECURRENT:                                # rnnkit's layout and LSTM forget bias
         config_class, fixed = RecurrentConfig, dict(cell=RECURRENT[cell],
-                                                    bidirectional=bidirectional)
+                                                    bidirectional=bidirectional, batch_first=True)
+        options = {"forget_bias": 1.0, **options}
     elif cell in MINIMAL:
         config_class, fixed = MinimalConfig, dict(cell=cell)
     else:
@@ -144,7 +145,7 @@ def _stacked_layers(encoder: StackedRecurrent, x: Tensor, state, lengths):
     lstm = c.cell == "lstm"
     layers, finals = [], []
     for l in range(c.num_layers):
-        view = _layer_view(encoder, l)
+        view = encoder.single_layer(l)
         part = None
         if state is not None:
             part = tuple(s[l * D:(l + 1) * D] for s in state) if lstm else state[l * D:(l + 1) * D]
@@ -156,15 +157,3 @@ def _stacked_layers(encoder: StackedRecurrent, x: Tensor, state, lengths):
     if lstm:
         return layers, (torch.cat([f[0] for f in finals]), torch.cat([f[1] for f in finals]))
     return layers, torch.cat(finals)                                 # (L*D, B, H)
-
-
-def _layer_view(encoder: StackedRecurrent, layer: int) -> StackedRecurrent:
-    """A one-layer stack that shares layer ``layer``'s cells (and parameters) with ``encoder``."""
-    c = encoder.config
-    D = c.num_directions
-    config = dataclasses.replace(c, input_size=c.input_size if layer == 0 else c.output_size,
-                                 num_layers=1, dropout=0.0, forget_bias=None)
-    with torch.device("meta"):                                       # no storage, no init cost
-        view = type(encoder)(config)
-    view.cells = encoder.cells[layer * D:(layer + 1) * D]
-    return view.train(encoder.training)

@@ -2,7 +2,7 @@
 
 from rnnkit.nn.cell import RecurrentCell, State
 from rnnkit.nn.config import RecurrentConfig
-from rnnkit.nn.elman import ElmanCell
+from rnnkit.nn.elman import ElmanCell, RNNCell
 from rnnkit.nn.fast.dispatch import auto_path, explicit_scan
 from rnnkit.nn.fast.explicit_elman import ExplicitElman, explicit_elman
 from rnnkit.nn.fast.explicit_gru import ExplicitGRU, explicit_gru
@@ -15,7 +15,7 @@ from rnnkit.nn.recurrence import Recurrence, scan
 from rnnkit.nn.streaming import Streamer
 
 __all__ = [
-    "RecurrentCell", "State", "ElmanCell", "LSTMCell", "GRUCell", "LayerNormLSTMCell",
+    "RecurrentCell", "State", "ElmanCell", "RNNCell", "LSTMCell", "GRUCell", "LayerNormLSTMCell",
     "scan", "Recurrence",
     "ExplicitGRU", "ExplicitElman", "explicit_gru", "explicit_elman", "explicit_scan",
     "ExplicitLSTM", "explicit_lstm",

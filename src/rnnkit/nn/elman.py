@@ -24,22 +24,28 @@ NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
 
 class ElmanCell(RecurrentCell):
-    """The simple recurrent cell: one gate, state h (B, H)."""
+    """The simple recurrent cell: one gate, state h (B, H); ``torch.nn.RNNCell``'s signature."""
 
     num_gates = 1
 
-    def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True,
-                 nonlinearity: str = "tanh") -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", device=None, dtype=None) -> None:
         if nonlinearity not in NONLINEARITIES:
             raise RnnkitError(f"nonlinearity must be 'tanh' or 'relu', not {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, bias=bias)
+        super().__init__(input_size, hidden_size, bias, device, dtype)
         self.nonlinearity = nonlinearity
-        self._phi = NONLINEARITIES[nonlinearity]
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, nonlinearity={self.nonlinearity!r}"
+        s = super().extra_repr()
+        return s if self.nonlinearity == "tanh" else f"{s}, nonlinearity={self.nonlinearity}"
 
     def step_projected(self, xp_t: Tensor, state: Tensor, *,
                        recurrent_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        h = self._phi(xp_t + self.project_hidden(state, recurrent_mask))  # (B, H)
+        phi = NONLINEARITIES[self.nonlinearity]
+        h = phi(xp_t + self.project_hidden(state, recurrent_mask))  # (B, H)
         return h, h
+
+
+class RNNCell(ElmanCell):
+    """``torch.nn.RNNCell``'s name for :class:`ElmanCell`: ``RNNCell(input_size, hidden_size,
+    bias=True, nonlinearity='tanh', device=None, dtype=None)``."""

@@ -32,11 +32,16 @@ class GRUCell(RecurrentCell):
 
     def step_projected(self, xp_t: Tensor, state: Tensor, *,
                        recurrent_mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        h = state                                        # (B, H)
-        x_r, x_z, x_n = xp_t.chunk(3, dim=-1)            # each (B, H)
-        h_r, h_z, h_n = self.project_hidden(h, recurrent_mask).chunk(3, dim=-1)
-        r = torch.sigmoid(x_r + h_r)
-        z = torch.sigmoid(x_z + h_z)
-        n = torch.tanh(x_n + r * h_n)
-        h = torch.lerp(n, h, z)                          # (1 - z) * n + z * h
+        h = gru_update(xp_t, self.project_hidden(state, recurrent_mask), state)   # (B, H)
         return h, h
+
+
+def gru_update(xp_t: Tensor, hp_t: Tensor, h: Tensor) -> Tensor:
+    """h_t from xp_t = W_ih x_t + b_ih (B, 3H), hp_t = W_hh h_{t-1} + b_hh (B, 3H) and h_{t-1}
+    (B, H): the equations above."""
+    x_r, x_z, x_n = xp_t.chunk(3, dim=-1)                # each (B, H)
+    h_r, h_z, h_n = hp_t.chunk(3, dim=-1)
+    r = torch.sigmoid(x_r + h_r)
+    z = torch.sigmoid(x_z + h_z)
+    n = torch.tanh(x_n + r * h_n)
+    return torch.lerp(n, h, z)                           # (1 - z) * n + z * h

@@ -1,30 +1,51 @@
-"""Stacked, optionally bidirectional recurrent layers with ``torch.nn``'s interface.
+"""Stacked, optionally bidirectional recurrent layers: ``torch.nn``'s RNN, LSTM and GRU.
 
-``RNN``, ``LSTM`` and ``GRU`` take ``torch.nn``'s constructor arguments and are always
-batch-first::
+``RNN``, ``LSTM`` and ``GRU`` are ``torch.nn``'s classes, so that swapping the import is the whole
+port: the same positional arguments and defaults (``batch_first=False``, ``proj_size`` for the
+LSTM, ``device``, ``dtype``), the same parameters under the same names (``weight_ih_l0``,
+``bias_hh_l1_reverse``, ...; the state_dicts load into each other), the same initialisation
+(a seed gives ``torch.nn``'s weights), attributes (``mode``, ``all_weights``, ``dropout`` that can
+be changed after construction, ``flatten_parameters()``) and call::
 
-    forward(x (B, T, I), state=None, *, lengths=None) -> (output (B, T, D*H), final_state)
+    forward(input, hx=None) -> (output, h_n)          # (h_n, c_n) for the LSTM
 
-``final_state`` has ``torch.nn``'s shapes: h_n (L*D, B, H) for RNN and GRU, (h_n, c_n) for LSTM.
-``lengths`` (B,) marks right-padded sequences: padded outputs are zero, final states come from each
-sequence's last real step, and the reversed direction starts at each sequence's own end.
+with input (T, B, I), (B, T, I) when ``batch_first``, unbatched (T, I), or a ``PackedSequence``
+(then the output is one too), and ``torch.nn``'s errors for wrong shapes. rnnkit's additions
+are keyword-only:
+
+- ``lengths=`` (B,) with a padded tensor (a tensor or a list): padded outputs are zero, final
+  states come from each sequence's last real step, the reversed direction starts at each
+  sequence's own end (the numbers of a ``PackedSequence``, without packing);
+- ``path=``, ``layer_norm=`` and ``recurrent_dropout=`` (below), ``forget_bias=`` (LSTM: 1.0 starts
+  the forget gates remembering; rnnkit's models use it).
+
+Inside, rnnkit is batch-first: a ``batch_first=False`` input is transposed on the way in and
+out, except on the fused path, whose kernel reads either layout.
 
 Three paths compute the same numbers. ``"loop"`` runs each cell's ``step`` over time
-(:mod:`rnnkit.nn.recurrence`): the reference. The two fast paths live in :mod:`rnnkit.nn.fast`,
-and :mod:`rnnkit.nn.fast.dispatch` runs them: ``"fused"`` runs PyTorch's multi-layer kernel on
-these parameters; ``"explicit"`` runs each layer and direction as one autograd node with a
-hand-written backward (the GRU and LSTM time loops compiled where they could be built, in Python
-otherwise). ``"auto"`` picks the fastest measured for the cell and device
-(:func:`~rnnkit.nn.fast.dispatch.auto_path`).
+(:mod:`rnnkit.nn.recurrence`): the reference. The two fast paths live in :mod:`rnnkit.nn.fast`:
+``"fused"`` runs PyTorch's multi-layer kernel on these parameters (what ``torch.nn`` runs);
+``"explicit"`` runs each layer and direction as one autograd node with a hand-written backward
+(the time loops compiled where they could be built, in Python otherwise). ``"auto"`` picks the
+fastest measured for the cell and device (:func:`~rnnkit.nn.fast.dispatch.auto_path`), and the
+fused path (or the loop, for what the kernels lack) while ``torch.compile``, ``torch.export`` or
+``torch.jit.trace`` trace the layer; ``torch.jit.script`` scripts the fused path on the same
+parameters (:meth:`StackedRecurrent.__prepare_scriptable__`).
 
 ``layer_norm`` (LSTM, :mod:`rnnkit.nn.ln_lstm`) and ``recurrent_dropout`` (variational dropout:
 one (B, H) mask per layer, direction and batch, drawn at each training forward, on h_{t-1} where
 it enters W_hh at every step) exist on the explicit and loop paths only; ``"auto"`` then picks
 ``"explicit"``, and ``path="fused"`` is refused by :class:`~rnnkit.nn.config.RecurrentConfig`.
 
+**Parameters and cells.** The parameters belong to the layer, under ``torch.nn``'s names; the
+cells (:attr:`StackedRecurrent.cells`, cell k = layer * D + direction) hold the equations and are
+handed the layer's current parameters whenever they are asked for, so ``state_dict``,
+``named_parameters``, ``torch.func.functional_call`` and a replaced parameter all see one set.
+A state_dict saved before the layers took ``torch.nn``'s names (``cells.0.w_ih``, ...) loads.
+
 >>> import torch
->>> lstm = LSTM(8, 16, num_layers=2, bidirectional=True)
->>> y, (h, c) = lstm(torch.randn(4, 10, 8), lengths=torch.tensor([10, 7, 3, 1]))
+>>> lstm = LSTM(8, 16, num_layers=2, bidirectional=True, batch_first=True)
+>>> y, (h, c) = lstm(torch.randn(4, 10, 8), lengths=[10, 7, 3, 1])
 >>> y.shape, h.shape
 (torch.Size([4, 10, 32]), torch.Size([4, 4, 16]))
 """
@@ -32,56 +53,184 @@ it enters W_hh at every step) exist on the explicit and loop paths only; ``"auto
 from __future__ import annotations
 
 import dataclasses
+import numbers
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.errors import RnnkitError
+from rnnkit.errors import RnnkitError, ShapeError
 from rnnkit.nn.cell import RecurrentCell, State
 from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
-from rnnkit.nn.fast import dispatch
+from rnnkit.nn.fast import dispatch, scripted
 from rnnkit.nn.gru import GRUCell
 from rnnkit.nn.ln_lstm import LayerNormLSTMCell
 from rnnkit.nn.lstm import LSTMCell
 from rnnkit.nn.recurrence import scan
 
 TORCH_MODES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}
+# The cells' parameter names before they took torch.nn's (state_dicts saved then still load).
+OLD_NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
 
 
-def make_cell(config: RecurrentConfig, input_size: int) -> RecurrentCell:
-    """The cell of ``config.cell`` reading ``input_size`` features."""
+def make_cell(config: RecurrentConfig, input_size: int, factory: dict) -> RecurrentCell:
+    """The cell of ``config.cell`` reading ``input_size`` features (initialised)."""
     H, bias = config.hidden_size, config.bias
+    if config.cell == "lstm" and config.layer_norm:
+        return LayerNormLSTMCell(input_size, H, bias, **factory, forget_bias=config.forget_bias)
     if config.cell == "lstm":
-        kind = LayerNormLSTMCell if config.layer_norm else LSTMCell
-        return kind(input_size, H, bias=bias, forget_bias=config.forget_bias)
+        return LSTMCell(input_size, H, bias, **factory, forget_bias=config.forget_bias,
+                        proj_size=config.proj_size)
     if config.cell == "gru":
-        return GRUCell(input_size, H, bias=bias)
-    return ElmanCell(input_size, H, bias=bias, nonlinearity=config.cell.removeprefix("rnn_"))
+        return GRUCell(input_size, H, bias, **factory)
+    return ElmanCell(input_size, H, bias, config.cell.removeprefix("rnn_"), **factory)
+
+
+def check_torch_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                          proj_size) -> None:
+    """``torch.nn.RNNBase``'s checks, with its exception types and messages (and its warning
+    for dropout on a single layer)."""
+    if (not isinstance(dropout, numbers.Number) or isinstance(dropout, bool)
+            or not 0 <= dropout <= 1):
+        raise ValueError("dropout should be a number in range [0, 1] representing the "
+                         "probability of an element being zeroed")
+    if dropout > 0 and num_layers == 1:
+        warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
+                      "non-zero dropout expects num_layers greater than 1, but got "
+                      f"dropout={dropout} and num_layers={num_layers}", stacklevel=3)
+    for name, value, kind in (("bias", bias, bool), ("batch_first", batch_first, bool),
+                              ("input_size", input_size, int), ("hidden_size", hidden_size, int)):
+        if not isinstance(value, kind):
+            raise TypeError(f"{name} should be of type {kind.__name__}, got: "
+                            f"{type(value).__name__}")
+    for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
+                        ("num_layers", num_layers)):
+        if value <= 0:
+            raise ValueError(f"{name} must be greater than zero")
+    if proj_size < 0:
+        raise ValueError("proj_size should be a positive integer or zero to disable projections")
+    if proj_size >= hidden_size:
+        raise ValueError("proj_size has to be smaller than hidden_size")
 
 
 class StackedRecurrent(nn.Module):
-    """L layers x D directions of one cell type; cell k = layer * D + direction."""
+    """L layers x D directions of one cell type, built from a :class:`RecurrentConfig`
+    (:meth:`from_config`); ``RNN``, ``LSTM`` and ``GRU`` give it ``torch.nn``'s constructors."""
 
-    def __init__(self, config: RecurrentConfig) -> None:
+    def __init__(self, config: RecurrentConfig, *, device=None, dtype=None) -> None:
         super().__init__()
         self.config = config
+        factory = {"device": device, "dtype": dtype}
         D = config.num_directions
-        self.cells = nn.ModuleList(
-            make_cell(config, config.input_size if layer == 0 else config.output_size)
-            for layer in range(config.num_layers) for _ in range(D))
+        self._cells: list[RecurrentCell] = []
+        self._cell_names: list[list[tuple[str, str]]] = []   # (cell's name, layer's name)
+        self._flat_weights_names: list[str] = []
+        self._all_weights: list[list[str]] = []
+        for layer in range(config.num_layers):
+            for direction in range(D):
+                # each cell initialises its own parameters in turn: torch.nn's order of draws
+                cell = make_cell(config, config.input_size if layer == 0 else config.output_size,
+                                 factory)
+                suffix = "_reverse" if direction == 1 else ""
+                names = [(name, f"{name}_l{layer}{suffix}") for name, _ in
+                         cell.named_parameters()]
+                for mine, theirs in names:
+                    setattr(self, theirs, getattr(cell, mine))
+                torch_names = [theirs for mine, theirs in names if mine in TORCH_PARAMETERS]
+                self._cells.append(cell)
+                self._cell_names.append(names)
+                self._flat_weights_names.extend(torch_names)
+                self._all_weights.append(torch_names)
 
-    # -- torch.nn-style attributes -------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: RecurrentConfig, *, device=None,
+                    dtype=None) -> StackedRecurrent:
+        """The layer ``config`` describes, as an instance of ``cls``."""
+        layer = cls.__new__(cls)
+        StackedRecurrent.__init__(layer, config, device=device, dtype=dtype)
+        return layer
+
+    # -- torch.nn's attributes -------------------------------------------------------------------
     input_size = property(lambda self: self.config.input_size)
     hidden_size = property(lambda self: self.config.hidden_size)
     num_layers = property(lambda self: self.config.num_layers)
+    bias = property(lambda self: self.config.bias)
     bidirectional = property(lambda self: self.config.bidirectional)
+    proj_size = property(lambda self: self.config.proj_size)
     output_size = property(lambda self: self.config.output_size)
+    mode = property(lambda self: TORCH_MODES[self.config.cell])
+
+    def _replace(self, **changes) -> None:
+        self.config = dataclasses.replace(self.config, **changes)
+
+    @property
+    def dropout(self) -> float:
+        """Dropout on every layer's output but the last's, in training; can be set."""
+        return self.config.dropout
+
+    @dropout.setter
+    def dropout(self, value: float) -> None:
+        self._replace(dropout=float(value))
+
+    @property
+    def batch_first(self) -> bool:
+        """Input and output (B, T, C) rather than (T, B, C); can be set."""
+        return self.config.batch_first
+
+    @batch_first.setter
+    def batch_first(self, value: bool) -> None:
+        self._replace(batch_first=bool(value))
+
+    @property
+    def _flat_weights(self) -> list[Tensor]:
+        return [getattr(self, name) for name in self._flat_weights_names]
+
+    @property
+    def all_weights(self) -> list[list[Tensor]]:
+        """``torch.nn``'s parameters per layer and direction: [[weight_ih_l0, ...], ...]."""
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
+
+    def flatten_parameters(self) -> None:
+        """A no-op, as ``torch.nn``'s is off cuDNN: the parameters stay separate tensors."""
+
+    def flat_weights(self) -> list[Tensor]:
+        """[weight_ih, weight_hh, bias_ih, bias_hh(, weight_hr)] per layer and direction, in
+        ``torch.nn``'s order: what the fused kernels take."""
+        return self._flat_weights
+
+    @property
+    def cells(self) -> list[RecurrentCell]:
+        """The cells, k = layer * D + direction, each holding this layer's current
+        parameters (handed to it now: a parameter may have been replaced since)."""
+        for cell, names in zip(self._cells, self._cell_names):
+            held = cell._parameters
+            for mine, theirs in names:
+                held[mine] = getattr(self, theirs)
+        return self._cells
+
+    def reset_parameters(self) -> None:
+        """``torch.nn``'s initialisation (and the forget-gate bias when it is set), in
+        ``torch.nn``'s order."""
+        for cell in self.cells:
+            cell.reset_parameters()
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{f.name}={getattr(self.config, f.name)!r}"
-                         for f in dataclasses.fields(self.config))
+        c = self.config
+        s = f"{c.input_size}, {c.hidden_size}"
+        s += f", proj_size={c.proj_size}" if c.proj_size else ""
+        s += f", num_layers={c.num_layers}" if c.num_layers != 1 else ""
+        s += f", bias={c.bias}" if c.bias is not True else ""
+        s += f", batch_first={c.batch_first}" if c.batch_first else ""
+        s += f", dropout={c.dropout}" if c.dropout else ""
+        s += f", bidirectional={c.bidirectional}" if c.bidirectional else ""
+        for name in ("forget_bias", "path", "layer_norm", "recurrent_dropout"):
+            value = getattr(c, name)
+            if value != RecurrentConfig.__dataclass_fields__[name].default:
+                s += f", {name}={value!r}"
+        return s
 
     @property
     def path(self) -> str:
@@ -91,62 +240,161 @@ class StackedRecurrent(nn.Module):
             return self.config.path
         needs_explicit = self.config.layer_norm or (self.config.recurrent_dropout > 0.0
                                                     and self.training)
-        return dispatch.auto_path(self.config.cell, self.cells[0].w_ih.device,
+        return dispatch.auto_path(self.config.cell, self.weight_ih_l0.device,
                                   grad_enabled=torch.is_grad_enabled(),
                                   needs_explicit=needs_explicit)
 
-    def flat_weights(self) -> list[Tensor]:
-        """[w_ih, w_hh, b_ih, b_hh] per cell, in ``torch.nn``'s order."""
-        names = ("w_ih", "w_hh", "b_ih", "b_hh") if self.config.bias else ("w_ih", "w_hh")
-        return [getattr(cell, n) for cell in self.cells for n in names]
+    # -- loading state_dicts saved under the old names -------------------------------------------
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        for k, names in enumerate(self._cell_names):
+            for mine, theirs in names:
+                old = f"{prefix}cells.{k}.{OLD_NAME_OF.get(mine, mine)}"
+                if old in state_dict and prefix + theirs not in state_dict:
+                    state_dict[prefix + theirs] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    # -- state in torch.nn's layout ------------------------------------------------------------
-    def _check_inputs(self, x: Tensor, lengths: Tensor | None) -> None:
-        if x.dim() != 3 or x.shape[-1] != self.config.input_size:
-            raise RnnkitError(f"expected input (batch, time, {self.config.input_size}), "
-                              f"got shape {tuple(x.shape)}")
-        if lengths is None:
-            return
-        B, T = x.shape[:2]
-        if lengths.shape != (B,):
-            raise RnnkitError(f"lengths must have shape ({B},), got {tuple(lengths.shape)}")
-        if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > T):
-            raise RnnkitError(f"lengths must lie in [1, {T}], got {lengths.tolist()}")
+    def old_names(self, prefix: str = "") -> dict[str, str]:
+        """{state_dict key: the key it had before the layers took ``torch.nn``'s names}."""
+        return {prefix + theirs: f"{prefix}cells.{k}.{OLD_NAME_OF.get(mine, mine)}"
+                for k, names in enumerate(self._cell_names) for mine, theirs in names}
 
-    def _state_tuple(self, state, x: Tensor) -> tuple[Tensor, ...]:
-        """The state as (h,) or (h, c), each (L*D, B, H); zeros when ``state`` is None."""
-        arity = 2 if self.config.cell == "lstm" else 1
-        shape = (len(self.cells), x.shape[0], self.config.hidden_size)
-        if state is None:
-            zeros = x.new_zeros(shape)
-            return (zeros,) * arity
-        parts = tuple(state) if arity == 2 else (state,)
-        if len(parts) != arity or any(p.shape != shape for p in parts):
-            got = [tuple(p.shape) for p in parts]
-            raise RnnkitError(f"initial state must be {arity} tensor(s) of shape {shape}, "
-                              f"got {got}")
+    # -- forward ---------------------------------------------------------------------------------
+    def forward(self, input: Tensor | PackedSequence, hx: State | None = None, *,
+                lengths: Tensor | list[int] | None = None):
+        """``torch.nn``'s call; see the module docstring. Returns (output, h_n) or, for the
+        LSTM, (output, (h_n, c_n))."""
+        if isinstance(input, PackedSequence):
+            if lengths is not None:
+                raise RnnkitError("a PackedSequence carries its lengths; pass lengths= with a "
+                                  "padded tensor only")
+            return self._forward_packed(input, hx)
+        c = self.config
+        if input.dim() not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got "
+                             f"{input.dim()}D instead")
+        batched = input.dim() == 3
+        batch_dim = 0 if c.batch_first else 1
+        parts = self._state_parts(hx, 3 if batched else 2)
+        if not batched:
+            if lengths is not None:
+                raise RnnkitError("lengths= needs a batch: unbatched input is one sequence")
+            input = input.unsqueeze(batch_dim)
+            parts = None if parts is None else tuple(p.unsqueeze(1) for p in parts)
+        batch = input.shape[batch_dim]
+        self._check_input(input, 1 if c.batch_first else 0)
+        hx = self._state_tuple(parts, batch, input)
+        lengths = self._check_lengths(lengths, batch, input.shape[1 - batch_dim])
+        output, finals = self._run(input, hx, lengths)
+        if not batched:
+            output = output.squeeze(batch_dim)
+            finals = tuple(f.squeeze(1) for f in finals)
+        return output, self._from_tuple(finals)
+
+    def _run(self, input: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None
+             ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """input in the layer's layout, hx (h0,) or (h0, c0) -> (output in that layout, finals
+        in hx's layout)."""
+        path = self.path
+        if path == "fused":                              # the kernel reads either layout
+            return dispatch.fused(self, input, hx, lengths)
+        batch_first = self.config.batch_first
+        x = input if batch_first else input.transpose(0, 1)           # (B, T, I)
+        run_direction = scan if path == "loop" else dispatch.explicit_scan
+        output, finals = self.run_layers(x, hx, lengths, run_direction)  # (B, T, D*H)
+        if not batch_first:
+            output = output.transpose(0, 1).contiguous()             # (T, B, D*H)
+        return output, finals
+
+    def _forward_packed(self, packed: PackedSequence, hx: State | None):
+        """A PackedSequence in, one out with the same order; states in the caller's order."""
+        data, batch_sizes, sorted_indices, unsorted_indices = packed
+        batch = int(batch_sizes[0])
+        self._check_input(data, None)
+        hx = self._state_tuple(self._state_parts(hx, 3), batch, data)
+        if self.path == "fused":
+            if sorted_indices is not None:
+                hx = tuple(h.index_select(1, sorted_indices) for h in hx)
+            out, finals = dispatch.fused_packed(self, data, batch_sizes, hx)
+            if unsorted_indices is not None:
+                finals = tuple(h.index_select(1, unsorted_indices) for h in finals)
+        else:
+            x, lengths = pad_packed_sequence(packed, batch_first=True)   # (B, T, I), caller's order
+            output, finals = self.run_layers(x, hx, lengths, scan if self.path == "loop"
+                                             else dispatch.explicit_scan)
+            if sorted_indices is not None:
+                output = output.index_select(0, sorted_indices)
+                lengths = lengths[sorted_indices.cpu()]
+            out = pack_padded_sequence(output, lengths, batch_first=True).data
+        return (PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices),
+                self._from_tuple(finals))
+
+    # -- checks, with torch.nn's messages --------------------------------------------------------
+    def _state_parts(self, hx: State | None, dims: int) -> tuple[Tensor, ...] | None:
+        """hx as a tuple of tensors, each checked to have ``dims`` dimensions."""
+        if hx is None:
+            return None
+        lstm = self.config.cell == "lstm"
+        parts = tuple(hx) if lstm else (hx,)
+        if lstm and len(parts) != 2 or not all(isinstance(p, Tensor) for p in parts):
+            kind = "an (h_0, c_0) tuple" if lstm else "a tensor"
+            raise ShapeError(f"{type(self).__name__} takes hx as {kind}")
+        if any(p.dim() != dims for p in parts):
+            got = ", ".join(f"{p.dim()}-D" for p in parts)
+            which, plural = ("hx and cx", f"({got}) tensors") if lstm else ("hx", f"{got} tensor")
+            batched = "batched 3-D" if dims == 3 else "unbatched 2-D"
+            raise ShapeError(f"For {batched} input, {which} should also be {dims}-D but got "
+                             f"{plural}")
         return parts
+
+    def _check_input(self, input: Tensor, time_dim: int | None) -> None:
+        """torch.nn's input checks: dtype, input_size, and at least one step."""
+        weight = self.weight_ih_l0
+        if input.dtype != weight.dtype and not torch._C._is_any_autocast_enabled():
+            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
+                             f"({weight.dtype}). Convert input: input.to({weight.dtype}), or "
+                             f"convert model: model.to({input.dtype})")
+        if input.shape[-1] != self.config.input_size:
+            raise ShapeError(f"input.size(-1) must be equal to input_size. Expected "
+                             f"{self.config.input_size}, got {input.shape[-1]}")
+        if time_dim is not None and input.shape[time_dim] == 0:
+            raise ShapeError("Expected sequence length to be larger than 0 in RNN")
+
+    def _state_tuple(self, parts: tuple[Tensor, ...] | None, batch: int,
+                     like: Tensor) -> tuple[Tensor, ...]:
+        """The state as (h,) or (h, c), h (L*D, B, P or H) and c (L*D, B, H); zeros when
+        ``parts`` is None."""
+        c = self.config
+        widths = (c.state_width, c.hidden_size) if c.cell == "lstm" else (c.hidden_size,)
+        shapes = [(len(self._cells), batch, width) for width in widths]
+        if parts is None:
+            return tuple(like.new_zeros(shape) for shape in shapes)
+        for i, (part, shape) in enumerate(zip(parts, shapes)):
+            if part.shape != shape:
+                which = f"hidden[{i}]" if len(shapes) == 2 else "hidden"
+                raise ShapeError(f"Expected {which} size {shape}, got {list(part.shape)}")
+        return parts
+
+    def _check_lengths(self, lengths, batch: int, steps: int) -> Tensor | None:
+        if lengths is None:
+            return None
+        lengths = torch.as_tensor(lengths)
+        if lengths.shape != (batch,):
+            raise RnnkitError(f"lengths must have shape ({batch},), got {tuple(lengths.shape)}")
+        if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
+            raise RnnkitError(f"lengths must lie in [1, {steps}], got {lengths.tolist()}")
+        return lengths
 
     def _from_tuple(self, parts: tuple[Tensor, ...]):
         return parts if self.config.cell == "lstm" else parts[0]
 
-    # -- forward ---------------------------------------------------------------------------------
-    def forward(self, x: Tensor, state=None, *, lengths: Tensor | None = None):
-        self._check_inputs(x, lengths)
-        hx = self._state_tuple(state, x)
-        path = self.path
-        if path == "loop":
-            output, finals = self.run_layers(x, hx, lengths, scan)
-        else:
-            output, finals = dispatch.forward(path, self, x, hx, lengths)
-        return output, self._from_tuple(finals)
-
+    # -- the layers ------------------------------------------------------------------------------
     def run_layers(self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None,
                    run_direction) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Layer by layer, each direction by ``run_direction`` (``scan`` for the reference,
         :func:`~rnnkit.nn.fast.dispatch.explicit_scan`), directions concatenated, dropout between
-        layers; returns (output (B, T, D*H), final states in ``hx``'s layout)."""
+        layers; x (B, T, I) -> (output (B, T, D*H), final states in ``hx``'s layout)."""
         D = self.config.num_directions
+        cells = self.cells
         finals: list[State] = []
         masks = self.recurrent_masks(x.shape[0], x)
         for layer in range(self.config.num_layers):
@@ -154,7 +402,7 @@ class StackedRecurrent(nn.Module):
             for direction in range(D):
                 k = layer * D + direction
                 cell_state = tuple(h[k] for h in hx) if len(hx) == 2 else hx[0][k]
-                out, final = run_direction(self.cells[k], x, cell_state, lengths=lengths,
+                out, final = run_direction(cells[k], x, cell_state, lengths=lengths,
                                            reverse=direction == 1, recurrent_mask=masks[k])
                 outputs.append(out)
                 finals.append(final)
@@ -172,108 +420,161 @@ class StackedRecurrent(nn.Module):
         afresh at each training forward; Nones in eval or without recurrent dropout."""
         p = self.config.recurrent_dropout
         if not (p and self.training):
-            return [None] * len(self.cells)
+            return [None] * len(self._cells)
         shape = (batch_size, self.config.hidden_size)
-        return [like.new_empty(shape).bernoulli_(1.0 - p).div_(1.0 - p) for _ in self.cells]
+        return [like.new_empty(shape).bernoulli_(1.0 - p).div_(1.0 - p) for _ in self._cells]
 
-    # -- weights to and from torch.nn ------------------------------------------------------------
+    def single_layer(self, layer: int) -> StackedRecurrent:
+        """A one-layer stack sharing layer ``layer``'s parameters (not copies) with this one."""
+        c = self.config
+        D = c.num_directions
+        config = dataclasses.replace(c, input_size=c.input_size if layer == 0 else c.output_size,
+                                     num_layers=1, dropout=0.0, forget_bias=None)
+        with torch.device("meta"):                       # no storage, no initialisation cost
+            view = type(self).from_config(config)
+        for d in range(D):
+            for (_, theirs), (_, mine) in zip(self._cell_names[layer * D + d],
+                                              view._cell_names[d]):
+                setattr(view, mine, getattr(self, theirs))
+        return view.train(self.training)
+
+    # -- torch.nn's own module on these parameters -----------------------------------------------
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script`` compiles in this layer's place: the fused path on these very
+        parameters, written in TorchScript (:mod:`rnnkit.nn.fast.scripted`; TorchScript cannot
+        compile rnnkit's dispatch). Note that ``torch.jit.script(model)`` also puts it in place
+        of this layer inside ``model`` itself, as it does for any module with this hook."""
+        c = self.config
+        if c.needs_explicit:
+            raise RnnkitError("torch.jit.script runs PyTorch's fused kernels, which have no "
+                              "layer norm or recurrent dropout; use torch.export or "
+                              "torch.compile for this layer")
+        kind = scripted.ScriptableLSTM if c.cell == "lstm" else scripted.ScriptableRecurrent
+        return kind(self)
+
     @classmethod
-    def from_torch(cls, module: nn.RNNBase, *, path: str = "auto") -> "StackedRecurrent":
-        """An rnnkit layer holding a copy of a ``torch.nn`` RNN/LSTM/GRU's weights.
-
-        rnnkit is batch-first; the weights do not depend on ``batch_first``.
-        """
+    def from_torch(cls, module: nn.RNNBase, *, path: str = "auto") -> StackedRecurrent:
+        """An rnnkit layer holding a copy of a ``torch.nn`` RNN/LSTM/GRU's weights."""
         modes = {v: k for k, v in TORCH_MODES.items()}
         if not isinstance(module, nn.RNNBase) or module.mode not in modes:
-            raise RnnkitError(f"from_torch takes torch.nn.RNN/LSTM/GRU, not {type(module).__name__}")
-        if getattr(module, "proj_size", 0):
-            raise RnnkitError("torch.nn.LSTM with proj_size > 0 has no rnnkit equivalent")
+            raise RnnkitError("from_torch takes torch.nn.RNN/LSTM/GRU, not "
+                              f"{type(module).__name__}")
         config = RecurrentConfig(
             cell=modes[module.mode], input_size=module.input_size, hidden_size=module.hidden_size,
             num_layers=module.num_layers, bias=module.bias, dropout=float(module.dropout),
-            bidirectional=module.bidirectional, forget_bias=None, path=path)
-        layer = _CLASSES[config.cell](config)
+            bidirectional=module.bidirectional, path=path, batch_first=module.batch_first,
+            proj_size=getattr(module, "proj_size", 0))
+        first = module._flat_weights[0]
+        layer = _CLASSES[config.cell].from_config(config, device=first.device, dtype=first.dtype)
         with torch.no_grad():
             for mine, theirs in zip(layer.flat_weights(), module._flat_weights):
                 mine.copy_(theirs)
-        return layer.to(device=module._flat_weights[0].device)
+        return layer
 
     def to_torch(self) -> nn.RNNBase:
-        """A batch-first ``torch.nn`` RNN/LSTM/GRU holding a copy of these weights."""
+        """A ``torch.nn`` RNN/LSTM/GRU of the same configuration holding a copy of these
+        weights."""
+        return self._torch_module(share=False)
+
+    def _torch_module(self, *, share: bool = False) -> nn.RNNBase:
         c = self.config
-        if c.layer_norm:
-            raise RnnkitError("torch.nn has no layer-normalised LSTM to copy these weights into")
+        if c.needs_explicit:
+            raise RnnkitError("torch.nn has no layer-normalised LSTM and no recurrent dropout: "
+                              "this layer has no torch.nn equivalent")
         kwargs = dict(num_layers=c.num_layers, bias=c.bias, dropout=c.dropout,
-                      bidirectional=c.bidirectional, batch_first=True)
-        if c.cell == "lstm":
-            module = nn.LSTM(c.input_size, c.hidden_size, **kwargs)
-        elif c.cell == "gru":
-            module = nn.GRU(c.input_size, c.hidden_size, **kwargs)
-        else:
-            module = nn.RNN(c.input_size, c.hidden_size, nonlinearity=c.cell.removeprefix("rnn_"),
-                            **kwargs)
-        first = self.flat_weights()[0]
-        module = module.to(device=first.device, dtype=first.dtype)
-        with torch.no_grad():
-            for theirs, mine in zip(module._flat_weights, self.flat_weights()):
-                theirs.copy_(mine)
-        return module
+                      bidirectional=c.bidirectional, batch_first=c.batch_first)
+        first = self.weight_ih_l0
+        with torch.device("meta"):                       # no initialisation, no draws
+            if c.cell == "lstm":
+                module = nn.LSTM(c.input_size, c.hidden_size, proj_size=c.proj_size, **kwargs)
+            elif c.cell == "gru":
+                module = nn.GRU(c.input_size, c.hidden_size, **kwargs)
+            else:
+                module = nn.RNN(c.input_size, c.hidden_size,
+                                nonlinearity=c.cell.removeprefix("rnn_"), **kwargs)
+        module = module.to_empty(device=first.device).to(first.dtype)
+        for name in self._flat_weights_names:
+            mine = getattr(self, name)
+            if share:
+                setattr(module, name, mine)
+            else:
+                with torch.no_grad():
+                    getattr(module, name).copy_(mine)
+        return module.train(self.training)
+
+
+TORCH_PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
+OLD_NAME_OF = {new: old for old, new in OLD_NAMES.items()}
 
 
 class RNN(StackedRecurrent):
-    """Elman RNN layers: ``h_t = tanh|relu(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``."""
+    """``torch.nn.RNN``: Elman layers, h_t = tanh|relu(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)."""
 
-    def __init__(self, input_size: int | RecurrentConfig, hidden_size: int = 0,
-                 num_layers: int = 1, bias: bool = True, dropout: float = 0.0,
-                 bidirectional: bool = False, nonlinearity: str = "tanh", *,
-                 path: str = "auto", recurrent_dropout: float = 0.0) -> None:
-        if isinstance(input_size, RecurrentConfig):
-            super().__init__(input_size)
-            return
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None, *,
+                 path: str = "auto", recurrent_dropout: float = 0.0, **unexpected) -> None:
+        _refuse(unexpected, "RNN")
         if nonlinearity not in ("tanh", "relu"):
-            raise RnnkitError(f"nonlinearity must be 'tanh' or 'relu', not {nonlinearity!r}")
-        super().__init__(RecurrentConfig(f"rnn_{nonlinearity}", input_size, hidden_size,
-                                         num_layers, bias, dropout, bidirectional, path=path,
-                                         recurrent_dropout=recurrent_dropout))
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or "
+                             "'relu'.")
+        check_torch_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout, 0)
+        super().__init__(RecurrentConfig(
+            f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, bias, float(dropout),
+            bidirectional, path=path, recurrent_dropout=recurrent_dropout,
+            batch_first=batch_first), device=device, dtype=dtype)
+
+    @property
+    def nonlinearity(self) -> str:
+        return self.config.cell.removeprefix("rnn_")
 
 
 class LSTM(StackedRecurrent):
-    """LSTM layers (gates i, f, g, o; state (h_n, c_n)); forget-gate bias starts at 1."""
+    """``torch.nn.LSTM``: gates i, f, g, o; state (h_n, c_n); ``proj_size`` as in torch.nn."""
 
-    def __init__(self, input_size: int | RecurrentConfig, hidden_size: int = 0,
-                 num_layers: int = 1, bias: bool = True, dropout: float = 0.0,
-                 bidirectional: bool = False, *, forget_bias: float | None = 1.0,
-                 path: str = "auto", layer_norm: bool = False,
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None, *,
+                 forget_bias: float | None = None, path: str = "auto", layer_norm: bool = False,
                  recurrent_dropout: float = 0.0) -> None:
-        if isinstance(input_size, RecurrentConfig):
-            super().__init__(input_size)
-            return
-        super().__init__(RecurrentConfig("lstm", input_size, hidden_size, num_layers, bias,
-                                         dropout, bidirectional, forget_bias, path, layer_norm,
-                                         recurrent_dropout))
+        check_torch_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                              proj_size)
+        super().__init__(RecurrentConfig(
+            "lstm", input_size, hidden_size, num_layers, bias, float(dropout), bidirectional,
+            forget_bias, path, layer_norm, recurrent_dropout, batch_first, proj_size),
+            device=device, dtype=dtype)
 
 
 class GRU(StackedRecurrent):
-    """GRU layers in ``torch.nn``'s formulation (gates r, z, n)."""
+    """``torch.nn.GRU``: gates r, z, n in ``torch.nn``'s formulation."""
 
-    def __init__(self, input_size: int | RecurrentConfig, hidden_size: int = 0,
-                 num_layers: int = 1, bias: bool = True, dropout: float = 0.0,
-                 bidirectional: bool = False, *, path: str = "auto",
-                 recurrent_dropout: float = 0.0) -> None:
-        if isinstance(input_size, RecurrentConfig):
-            super().__init__(input_size)
-            return
-        super().__init__(RecurrentConfig("gru", input_size, hidden_size, num_layers, bias,
-                                         dropout, bidirectional, path=path,
-                                         recurrent_dropout=recurrent_dropout))
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, device=None, dtype=None, *, path: str = "auto",
+                 recurrent_dropout: float = 0.0, **unexpected) -> None:
+        _refuse(unexpected, "GRU")
+        check_torch_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout, 0)
+        super().__init__(RecurrentConfig(
+            "gru", input_size, hidden_size, num_layers, bias, float(dropout), bidirectional,
+            path=path, recurrent_dropout=recurrent_dropout, batch_first=batch_first),
+            device=device, dtype=dtype)
+
+
+def _refuse(unexpected: dict, name: str) -> None:
+    """torch.nn's answer to ``proj_size`` given to an RNN or GRU, and Python's to any other."""
+    if "proj_size" in unexpected:
+        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+    if unexpected:
+        raise TypeError(f"{name}.__init__() got an unexpected keyword argument "
+                        f"'{next(iter(unexpected))}'")
 
 
 _CLASSES = {"lstm": LSTM, "gru": GRU, "rnn_tanh": RNN, "rnn_relu": RNN}
 
 
-def build_recurrent(config: RecurrentConfig) -> StackedRecurrent:
-    """The layer class of ``config.cell`` built from ``config``."""
-    return _CLASSES[config.cell](config)
+def build_recurrent(config: RecurrentConfig, *, device=None, dtype=None) -> StackedRecurrent:
+    """The layer class of ``config.cell`` (``LSTM``, ``GRU`` or ``RNN``) built from ``config``."""
+    return _CLASSES[config.cell].from_config(config, device=device, dtype=dtype)
 
 
 def from_torch(module: nn.RNNBase, *, path: str = "auto") -> StackedRecurrent:

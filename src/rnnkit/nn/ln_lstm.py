@@ -13,9 +13,9 @@ Gate order **i, f, g, o** and state **(h, c)**, as in :mod:`rnnkit.nn.lstm`:
     h_t &= \\sigma(o_t) \\odot \\tanh(\\mathrm{LN}(c_t; \\gamma_c, \\beta_c))
 
 The paper's separate bias b is folded into the two shifts (only their sum matters), so the
-parameters keep ``torch.nn``'s names: ``b_ih`` and ``b_hh`` are the shifts of the two projections
-(b_ih[f] starts at ``forget_bias``), ``gain_ih``, ``gain_hh`` and ``gain_c`` start at 1,
-``bias_c`` at 0. m is the optional variational dropout mask (:mod:`rnnkit.nn.cell`).
+parameters keep ``torch.nn``'s names: ``bias_ih`` and ``bias_hh`` are the shifts of the two
+projections (bias_ih[f] starts at ``forget_bias`` when it is set), ``gain_ih``, ``gain_hh`` and
+``gain_c`` start at 1, ``bias_c`` at 0. m is the optional variational dropout mask (:mod:`rnnkit.nn.cell`).
 ``torch.nn`` has no such cell; the fast path is :mod:`rnnkit.nn.fast.explicit_lstm`.
 
 >>> import torch
@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnkit.nn.cell import RecurrentCell
+from rnnkit.nn.lstm import lstm_update
 
 LN_EPS = 1e-5      # epsilon of every layer normalisation (torch's default)
 
@@ -44,55 +45,64 @@ class LayerNormLSTMCell(RecurrentCell):
     num_gates = 4
     state_size = 2
 
-    def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True,
-                 forget_bias: float | None = 1.0) -> None:
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
+                 dtype=None, *, forget_bias: float | None = None) -> None:
         self.forget_bias = forget_bias
-        super().__init__(input_size, hidden_size, bias=bias)     # w_ih, w_hh, b_ih, b_hh
-        H = hidden_size
-        self.gain_ih = nn.Parameter(torch.ones(4 * H))            # (4H,)
-        self.gain_hh = nn.Parameter(torch.ones(4 * H))            # (4H,)
-        self.gain_c = nn.Parameter(torch.ones(H))                 # (H,)
-        self.bias_c = nn.Parameter(torch.zeros(H)) if bias else None   # (H,)
-        self.reset_parameters()
+        super().__init__(input_size, hidden_size, bias, device, dtype)
+
+    def extra_parameters(self, factory: dict) -> None:
+        """The gains and the cell state's shift, after weight_ih, weight_hh, bias_ih, bias_hh."""
+        H = self.hidden_size
+        self.gain_ih = nn.Parameter(torch.empty(4 * H, **factory))             # (4H,)
+        self.gain_hh = nn.Parameter(torch.empty(4 * H, **factory))             # (4H,)
+        self.gain_c = nn.Parameter(torch.empty(H, **factory))                  # (H,)
+        if self.bias:
+            self.bias_c = nn.Parameter(torch.empty(H, **factory))              # (H,)
+        else:
+            self.register_parameter("bias_c", None)
 
     def reset_parameters(self) -> None:
-        """Weights U(-1/sqrt(H), 1/sqrt(H)); gains 1; shifts 0 but b_ih[f] = forget_bias."""
+        """Weights U(-1/sqrt(H), 1/sqrt(H)); gains 1; shifts 0 but bias_ih[f] = forget_bias."""
         bound = 1.0 / math.sqrt(self.hidden_size)
-        nn.init.uniform_(self.w_ih, -bound, bound)
-        nn.init.uniform_(self.w_hh, -bound, bound)
-        if not hasattr(self, "gain_c"):                  # called again once they exist
-            return
+        # Drawn twice, as this cell always has (it used to initialise itself twice), so that a
+        # seed still gives the runs it gave before.
+        for _ in range(2):
+            nn.init.uniform_(self.weight_ih, -bound, bound)
+            nn.init.uniform_(self.weight_hh, -bound, bound)
         with torch.no_grad():
             for gain in (self.gain_ih, self.gain_hh, self.gain_c):
                 gain.fill_(1.0)
-            for shift in (self.b_ih, self.b_hh, self.bias_c):
+            for shift in (self.bias_ih, self.bias_hh, self.bias_c):
                 if shift is not None:
                     shift.zero_()
-            if self.b_ih is not None and self.forget_bias is not None:
+            if self.bias_ih is not None and self.forget_bias is not None:
                 H = self.hidden_size
-                self.b_ih[H:2 * H].fill_(self.forget_bias)
+                self.bias_ih[H:2 * H].fill_(self.forget_bias)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.forget_bias is None else f"{s}, forget_bias={self.forget_bias}"
 
     def project_input(self, x: Tensor) -> Tensor:
-        """LN(x @ w_ih.T; gain_ih, b_ih): (..., I) -> (..., 4H), all timesteps at once."""
-        return self.normalise_input(F.linear(x, self.w_ih))
+        """LN(x @ weight_ih.T; gain_ih, bias_ih): (..., I) -> (..., 4H), all timesteps at once."""
+        return self.normalise_input(F.linear(x, self.weight_ih))
 
     def normalise_input(self, xw: Tensor) -> Tensor:
-        """LN(xw; gain_ih, b_ih) of the input product xw = x @ w_ih.T: (..., 4H) -> (..., 4H)."""
-        return F.layer_norm(xw, (4 * self.hidden_size,), self.gain_ih, self.b_ih, LN_EPS)
+        """LN(xw; gain_ih, bias_ih) of the input product xw = x @ weight_ih.T:
+        (..., 4H) -> (..., 4H)."""
+        return F.layer_norm(xw, (4 * self.hidden_size,), self.gain_ih, self.bias_ih, LN_EPS)
 
     def project_hidden(self, h: Tensor, recurrent_mask: Tensor | None = None) -> Tensor:
-        """LN((m * h) @ w_hh.T; gain_hh, b_hh): (B, H) -> (B, 4H)."""
+        """LN((m * h) @ weight_hh.T; gain_hh, bias_hh): (B, H) -> (B, 4H)."""
         u = h if recurrent_mask is None else h * recurrent_mask
-        return F.layer_norm(F.linear(u, self.w_hh), (4 * self.hidden_size,), self.gain_hh,
-                            self.b_hh, LN_EPS)
+        return F.layer_norm(F.linear(u, self.weight_hh), (4 * self.hidden_size,), self.gain_hh,
+                            self.bias_hh, LN_EPS)
 
     def step_projected(self, xp_t: Tensor, state: tuple[Tensor, Tensor], *,
                        recurrent_mask: Tensor | None = None
                        ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         h, c = state                                     # each (B, H)
         gates = xp_t + self.project_hidden(h, recurrent_mask)     # (B, 4H)
-        i, f, g, o = gates.chunk(4, dim=-1)              # each (B, H)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        c_norm = F.layer_norm(c, (self.hidden_size,), self.gain_c, self.bias_c, LN_EPS)
-        h = torch.sigmoid(o) * torch.tanh(c_norm)
+        h, c = lstm_update(gates, c, lambda c: F.layer_norm(c, (self.hidden_size,), self.gain_c,
+                                                             self.bias_c, LN_EPS))
         return h, (h, c)

@@ -38,16 +38,26 @@ def scan(cell: RecurrentCell, x: Tensor, state: State, *, lengths: Tensor | None
 
     ``recurrent_mask`` (B, H): variational dropout, the same mask on h_{t-1} at every step
     (:meth:`~rnnkit.nn.cell.RecurrentCell.step_projected`)."""
-    xp = cell.project_input(x).unbind(1)                 # T x (B, G*H)
-    steps = len(xp)
-    if steps and torch.is_autocast_enabled(x.device.type):
+    def step(xp_t: Tensor, state: State) -> tuple[Tensor, State]:
+        return cell.step_projected(xp_t, state, recurrent_mask=recurrent_mask)
+
+    return scan_projected(step, cell.project_input(x), state, lengths=lengths, reverse=reverse)
+
+
+def scan_projected(step, xp: Tensor, state: State, *, lengths: Tensor | None = None,
+                   reverse: bool = False) -> tuple[Tensor, State]:
+    """The time loop of :func:`scan` over inputs already projected, xp (B, T, G*H), with
+    ``step(xp_t, state) -> (y_t, new_state)``; returns (outputs (B, T, H), final state)."""
+    steps = xp.shape[1]
+    if steps and torch.is_autocast_enabled(xp.device.type):
         # under autocast the projections are bfloat16: the state follows, once, not per step
-        dtype = xp[0].dtype
+        dtype = xp.dtype
         state = state.to(dtype) if isinstance(state, Tensor) else tuple(s.to(dtype) for s in state)
-    masks = valid_mask(lengths.to(x.device), steps).unbind(0) if lengths is not None else None
-    outputs: list[Tensor] = [x.new_empty(0)] * steps
+    masks = valid_mask(lengths.to(xp.device), steps).unbind(0) if lengths is not None else None
+    outputs: list[Tensor] = [xp.new_empty(0)] * steps
+    xp_t = xp.unbind(1)                                  # T x (B, G*H)
     for t in (reversed(range(steps)) if reverse else range(steps)):
-        y, new_state = cell.step_projected(xp[t], state, recurrent_mask=recurrent_mask)
+        y, new_state = step(xp_t[t], state)
         if masks is None:
             state = new_state
         else:

@@ -18,7 +18,7 @@ step is the returned output.
 Gate layouts of the fused step weights (columns of the product):
 
 - LSTM: i, f, o, g (reordered from torch's i, f, g, o so that one sigmoid covers three gates);
-  bias b_ih + b_hh.
+  bias b_ih + b_hh (the cells' bias_ih + bias_hh).
 - GRU: x^r + a^r, x^z + a^z, x^n, a^n, the last two from block-diagonal weights, because the
   reset gate multiplies a^n = W_hn h + b_hn alone; bias [b_ir + b_hr, b_iz + b_hz, b_in, b_hn].
 - Elman: one block; bias b_ih + b_hh.
@@ -60,10 +60,10 @@ ELMAN_UPDATES = {
 def _step_weights(kind: str, cell: RecurrentCell) -> tuple[Tensor, Tensor]:
     """The fused step product of one cell: W (I + H, G'*H) and b (G'*H,); see the module doc."""
     H, I = cell.hidden_size, cell.input_size
-    w_ih, w_hh = cell.w_ih.detach(), cell.w_hh.detach()
+    w_ih, w_hh = cell.weight_ih.detach(), cell.weight_hh.detach()
     zeros = w_ih.new_zeros(w_ih.shape[0])
-    b_ih = zeros if cell.b_ih is None else cell.b_ih.detach()
-    b_hh = zeros if cell.b_hh is None else cell.b_hh.detach()
+    b_ih = zeros if cell.bias_ih is None else cell.bias_ih.detach()
+    b_hh = zeros if cell.bias_hh is None else cell.bias_hh.detach()
     if kind == "gru":
         weight = w_ih.new_zeros(4 * H, I + H)
         weight[:2 * H, :I], weight[:2 * H, I:] = w_ih[:2 * H], w_hh[:2 * H]     # r, z
@@ -96,11 +96,14 @@ class Streamer:
         if config.layer_norm:
             raise RnnkitError("Streamer has no layer-normalised LSTM step; step the cells "
                               "(LayerNormLSTMCell.step) or use a layer without layer_norm")
+        if config.proj_size:
+            raise RnnkitError("Streamer has no projected LSTM step; step the cells "
+                              "(LSTMCell.step) or use a layer without proj_size")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise RnnkitError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.layer, self.batch_size = layer, batch_size
         self.kind = config.cell
-        first = layer.cells[0].w_ih
+        first = layer.flat_weights()[0]
         I, H, L = config.input_size, config.hidden_size, config.num_layers
         with torch.inference_mode():
             self.z = first.new_zeros(batch_size, I + L * H)          # [x | h^0 | ... | h^L-1]

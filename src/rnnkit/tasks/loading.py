@@ -20,7 +20,8 @@ from torch import nn
 
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks.registry import task_named
-from rnnkit.train.checkpoint import MODEL_FILE, load_checkpoint_meta, load_model_weights
+from rnnkit.train.checkpoint import MODEL_FILE, load_checkpoint_meta
+from rnnkit.train.old_names import load_weights
 
 
 def run_folder(run: str | Path) -> Path:
@@ -46,5 +47,5 @@ def load(run: str | Path, *, device: str = "cpu") -> tuple[nn.Module, Any]:
         model, codec = task.from_meta(meta)
     except RnnkitError as e:
         raise RnnkitError(f"'{run_dir / MODEL_FILE}': {e}") from None
-    load_model_weights(run_dir, model)
+    load_weights(run_dir, model)
     return model.to(device).eval(), codec

@@ -21,7 +21,7 @@ from rnnkit.nn.fast import native
 from rnnkit.nn.fast.explicit_elman import explicit_elman
 from rnnkit.nn.fast.explicit_gru import explicit_gru
 from rnnkit.nn.fast.explicit_lstm import explicit_lstm
-from rnnkit.nn.fast.fused import fused_forward
+from rnnkit.nn.fast.fused import fused_forward, fused_packed_forward
 from rnnkit.nn.fast.projection import project
 from rnnkit.nn.gru import GRUCell
 from rnnkit.nn.ln_lstm import LayerNormLSTMCell
@@ -37,6 +37,9 @@ def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True,
     ``device``'s type, for training (``grad_enabled``, the default) or for inference
     (docs/benchmarks.md holds the measurements and the machine they were taken on).
 
+    - While ``torch.compile``/``torch.export`` (``torch.compiler.is_compiling()``) or
+      ``torch.jit.trace`` trace the layer: ``"fused"``, one traceable op (the explicit
+      Functions' compiled loops are opaque to tracers), or ``"loop"`` when ``needs_explicit``.
     - ``needs_explicit`` (layer norm, or recurrent dropout in training): ``"explicit"``, the only
       fast path that has them.
     - LSTM: ``"fused"`` everywhere: the kernel ``torch.nn.LSTM`` itself runs (oneDNN's fused
@@ -53,6 +56,8 @@ def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True,
       elementwise ops, dispatched one by one from the interpreter, cost more than
       ``torch.nn.GRU``'s C++ loop.
     """
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return "loop" if needs_explicit else "fused"
     if needs_explicit:
         return "explicit"
     if cell == "lstm" or device.type != "cpu":
@@ -69,30 +74,40 @@ def explicit_scan(cell: RecurrentCell, x: Tensor, state: State, *,
     for all steps is one product under autograd, the time loop and its backward are
     :class:`~rnnkit.nn.fast.explicit_lstm.ExplicitLSTM` / ``ExplicitGRU`` / ``ExplicitElman``."""
     kwargs = dict(lengths=lengths, reverse=reverse, recurrent_mask=recurrent_mask)
-    if isinstance(cell, GRUCell):                        # b_ih is added inside the loop
-        return explicit_gru(project(x, cell.w_ih), state, cell.w_hh, cell.b_hh,
-                            b_ih=cell.b_ih, **kwargs)
-    if isinstance(cell, ElmanCell):                      # b_ih is added inside the Function
-        return explicit_elman(project(x, cell.w_ih), state, cell.w_hh, cell.b_hh,
-                              nonlinearity=cell.nonlinearity, b_ih=cell.b_ih, **kwargs)
+    if isinstance(cell, GRUCell):                        # bias_ih is added inside the loop
+        return explicit_gru(project(x, cell.weight_ih), state, cell.weight_hh, cell.bias_hh,
+                            b_ih=cell.bias_ih, **kwargs)
+    if isinstance(cell, ElmanCell):                      # bias_ih is added inside the Function
+        return explicit_elman(project(x, cell.weight_ih), state, cell.weight_hh, cell.bias_hh,
+                              nonlinearity=cell.nonlinearity, b_ih=cell.bias_ih, **kwargs)
     if isinstance(cell, LayerNormLSTMCell):
         ln = (cell.gain_hh, cell.gain_c, cell.bias_c)
-        return explicit_lstm(cell.normalise_input(project(x, cell.w_ih)), state, cell.w_hh,
-                             b_hh=cell.b_hh, layer_norm=ln, **kwargs)
-    if isinstance(cell, LSTMCell):
-        return explicit_lstm(cell.project_input(x), state, cell.w_hh, b_hh=cell.b_hh,
+        return explicit_lstm(cell.normalise_input(project(x, cell.weight_ih)), state,
+                             cell.weight_hh, b_hh=cell.bias_hh, layer_norm=ln, **kwargs)
+    if isinstance(cell, LSTMCell) and not cell.proj_size:
+        return explicit_lstm(cell.project_input(x), state, cell.weight_hh, b_hh=cell.bias_hh,
                              layer_norm=None, **kwargs)
     raise RnnkitError(f"the explicit path has no {type(cell).__name__}")
 
 
-def forward(path: str, layer: StackedRecurrent, x: Tensor, hx: tuple[Tensor, ...],
-            lengths: Tensor | None) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """``layer`` on the fast path ``path`` (``"fused"`` or ``"explicit"``): x (B, T, I), hx
-    (h0,) or (h0, c0), each (L*D, B, H) -> (output (B, T, D*H), final states in hx's layout)."""
-    if path == "explicit":
-        return layer.run_layers(x, hx, lengths, explicit_scan)
-    config = layer.config
-    return fused_forward(config.cell, x, hx, layer.flat_weights(), has_biases=config.bias,
-                         num_layers=config.num_layers, dropout=config.dropout,
-                         training=layer.training, bidirectional=config.bidirectional,
-                         lengths=lengths)
+def _flags(layer: StackedRecurrent) -> dict:
+    c = layer.config
+    return dict(has_biases=c.bias, num_layers=c.num_layers, dropout=c.dropout,
+                training=layer.training, bidirectional=c.bidirectional)
+
+
+def fused(layer: StackedRecurrent, x: Tensor, hx: tuple[Tensor, ...],
+          lengths: Tensor | None) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """``layer`` on PyTorch's kernel: x in the layer's layout ((B, T, I) when batch_first,
+    else (T, B, I)), hx (h0,) or (h0, c0), each (L*D, B, H) -> (output in x's layout, final
+    states in hx's layout)."""
+    return fused_forward(layer.config.cell, x, hx, layer.flat_weights(),
+                         batch_first=layer.config.batch_first, lengths=lengths, **_flags(layer))
+
+
+def fused_packed(layer: StackedRecurrent, data: Tensor, batch_sizes: Tensor,
+                 hx: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """``layer`` on PyTorch's kernel over a PackedSequence's data and batch sizes, hx in the
+    packed (sorted) order -> (output data, final states in that order)."""
+    return fused_packed_forward(layer.config.cell, data, batch_sizes, hx, layer.flat_weights(),
+                                **_flags(layer))

@@ -214,9 +214,10 @@ def steps_by_batch(valid: Tensor | None) -> Tensor | None:
 def chunk_steps(steps: int, batch: int, width: int, like: Tensor) -> int:
     """Steps per weight-gradient product in a compiled backward (its da buffer is (Tc, B,
     width)): as many as fit :data:`CHUNK_BYTES`, but at least 1024 rows of B, so each product
-    stays large; at most T."""
+    stays large; at most T, and at least 1 (an empty batch, B = 0, has nothing to fit)."""
+    batch = max(1, batch)
     fit = CHUNK_BYTES // (batch * width * like.element_size())
-    return min(steps, max(1, fit, -(-1024 // batch)))
+    return max(1, min(steps, max(1, fit, -(-1024 // batch))))
 
 
 def chunks(steps: int, bytes_per_step: int, reverse: bool) -> Iterator[tuple[int, int]]:
@@ -225,3 +226,36 @@ def chunks(steps: int, bytes_per_step: int, reverse: bool) -> Iterator[tuple[int
     starts = range(0, steps, size)
     for t0 in (starts if reverse else reversed(starts)):
         yield t0, min(t0 + size, steps)
+
+
+def gradient_graph(reference, inputs: tuple, needs: tuple[bool, ...],
+                   grads: tuple[Tensor, ...]) -> list[Tensor | None]:
+    """The gradients of ``reference(*inputs)`` given the output gradients ``grads``, for the
+    inputs that ``needs`` marks, as a graph that can itself be differentiated (None for the
+    others): what an explicit Function's ``backward`` returns when grad mode is on inside it,
+    i.e. under ``backward(create_graph=True)`` or ``autograd.grad(..., create_graph=True)``.
+
+    The hand-written backward passes compute first derivatives only; here the Function's forward
+    is recomputed from its saved inputs by ``reference`` (the cells' equations under autograd,
+    :func:`~rnnkit.nn.recurrence.scan_projected`) and differentiated with a graph, so a gradient
+    penalty, double backward or ``gradgradcheck`` get exact second derivatives, at the cost of
+    one reference forward and backward, and only then."""
+    wanted = [i for i, need in enumerate(needs) if need and isinstance(inputs[i], Tensor)]
+    result: list[Tensor | None] = [None] * len(inputs)
+    if not wanted:
+        return result
+    device = next(t for t in inputs if isinstance(t, Tensor)).device.type
+    with torch.enable_grad(), torch.autocast(device, enabled=False):
+        outputs = reference(*inputs)
+        got = torch.autograd.grad(outputs, [inputs[i] for i in wanted], grads,
+                                  create_graph=True, allow_unused=True)
+    for i, grad in zip(wanted, got):
+        result[i] = grad if grad is not None else torch.zeros_like(inputs[i])
+    return result
+
+
+def save_buffers(ctx, buffers: tuple, inputs: tuple) -> None:
+    """Save a forward's buffers, then the Function's inputs (which :func:`gradient_graph`
+    recomputes from); ``ctx.buffer_count`` splits them in ``ctx.saved_tensors``."""
+    ctx.buffer_count = len(buffers)
+    ctx.save_for_backward(*buffers, *inputs)

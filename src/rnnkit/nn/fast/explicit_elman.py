@@ -29,15 +29,17 @@ back):
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from rnnkit.errors import RnnkitError
 from rnnkit.nn.fast.buffer_cache import CACHE
 from rnnkit.nn.fast.explicit_common import (RecurrentProduct, chunks, finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
                                        outputs_view, previous_view, state_grads, time_order,
-                                       under_autocast, valid_steps)
+                                       under_autocast, valid_steps, gradient_graph)
+from rnnkit.nn.elman import NONLINEARITIES
+from rnnkit.nn.recurrence import scan_projected
 
 # phi applied in place, and phi' as a function of phi's output.
 ACTIVATIONS = {
@@ -87,15 +89,20 @@ class ExplicitElman(torch.autograd.Function):
 
         if not any(ctx.needs_input_grad):                # no backward will read them
             CACHE.give(hs, us)
-        ctx.save_for_backward(hs, w_hh, lengths, mask, us)
+        # the inputs too, for a backward asked for a graph (gradient_graph)
+        ctx.save_for_backward(hs, us, xp, h0, w_hh, b_hh, lengths, mask, b_ih)
         ctx.reverse, ctx.has_bias, ctx.nonlinearity = reverse, b_hh is not None, nonlinearity
         ctx.has_input_bias = b_ih is not None
         return y, h_n
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dy: Tensor, dh_n: Tensor):
-        hs, w_hh, lengths, mask, us = ctx.saved_tensors
+        hs, us, *inputs = ctx.saved_tensors
+        if torch.is_grad_enabled():                      # create_graph=True: differentiable
+            inputs[5:5] = [ctx.reverse, ctx.nonlinearity]
+            return tuple(gradient_graph(reference_elman, tuple(inputs), ctx.needs_input_grad,
+                                        (dy, dh_n)))
+        _, _, w_hh, _, lengths, mask, _ = inputs
         reverse = ctx.reverse
         _, derivative = ACTIVATIONS[ctx.nonlinearity]
         T, B, H = dy.shape[1], dy.shape[0], hs.shape[2]
@@ -128,6 +135,23 @@ class ExplicitElman(torch.autograd.Function):
         CACHE.give(hs, us)
         return (dxp, dh0, dw, (db if ctx.has_bias else None), None, None, None, None,
                 (db if ctx.has_input_bias else None))        # b_ih and b_hh: the same sum
+
+
+def reference_elman(xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
+                    lengths: Tensor | None, reverse: bool, nonlinearity: str,
+                    mask: Tensor | None = None, b_ih: Tensor | None = None
+                    ) -> tuple[Tensor, Tensor]:
+    """:class:`ExplicitElman`'s forward as autograd ops over
+    :func:`~rnnkit.nn.recurrence.scan_projected`: what its backward differentiates when asked
+    for a graph."""
+    phi = NONLINEARITIES[nonlinearity]
+
+    def step(xp_t: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+        h = phi(xp_t + F.linear(h if mask is None else h * mask, w_hh, b_hh))
+        return h, h
+
+    return scan_projected(step, xp if b_ih is None else xp + b_ih, h0, lengths=lengths,
+                          reverse=reverse)
 
 
 def explicit_elman(xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None, *,

@@ -52,8 +52,8 @@ it to. Both save the same buffers, taken from :data:`~rnnkit.nn.fast.buffer_cach
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from rnnkit.nn.fast import native
 from rnnkit.nn.fast.buffer_cache import CACHE
@@ -61,7 +61,9 @@ from rnnkit.nn.fast.explicit_common import (RecurrentProduct, chunk_steps, chunk
                                        finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
                                        previous_view, state_grads, steps_by_batch, time_order,
-                                       under_autocast, valid_steps)
+                                       under_autocast, valid_steps, gradient_graph)
+from rnnkit.nn.gru import gru_update
+from rnnkit.nn.recurrence import scan_projected
 
 
 class ExplicitGRU(torch.autograd.Function):
@@ -101,15 +103,20 @@ class ExplicitGRU(torch.autograd.Function):
 
         if not any(ctx.needs_input_grad):                # no backward will read them
             CACHE.give(gates, cand, hs, us)
-        ctx.save_for_backward(gates, cand, hs, w_hh, lengths, mask, us)
+        # the inputs too, for a backward asked for a graph (gradient_graph)
+        ctx.save_for_backward(gates, cand, hs, us, xp, h0, w_hh, b_hh, lengths, mask, b_ih)
         ctx.reverse = reverse
         ctx.has_bias, ctx.has_input_bias = b_hh is not None, b_ih is not None
         return y, h_n
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dy: Tensor, dh_n: Tensor):
-        gates, cand, hs, w_hh, lengths, mask, us = ctx.saved_tensors
+        gates, cand, hs, us, *inputs = ctx.saved_tensors
+        if torch.is_grad_enabled():                      # create_graph=True: differentiable
+            inputs.insert(5, ctx.reverse)                # xp, h0, w_hh, b_hh, lengths, reverse,
+            return tuple(gradient_graph(reference_gru, tuple(inputs),   # mask, b_ih
+                                        ctx.needs_input_grad, (dy, dh_n)))
+        _, _, w_hh, _, lengths, mask, _ = inputs
         reverse = ctx.reverse
         T, B, H = cand.shape
         valid = valid_steps(lengths, T)
@@ -134,6 +141,20 @@ class ExplicitGRU(torch.autograd.Function):
         CACHE.give(gates, cand, hs, us)
         return (dxp, dh0, dw, (db if ctx.has_bias else None), None, None, None,
                 (db_ih if ctx.has_input_bias else None))
+
+
+def reference_gru(xp: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
+                  lengths: Tensor | None, reverse: bool, mask: Tensor | None = None,
+                  b_ih: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """:class:`ExplicitGRU`'s forward as autograd ops (:func:`~rnnkit.nn.gru.gru_update` over
+    :func:`~rnnkit.nn.recurrence.scan_projected`): what its backward differentiates when asked
+    for a graph."""
+    def step(xp_t: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+        h = gru_update(xp_t, F.linear(h if mask is None else h * mask, w_hh, b_hh), h)
+        return h, h
+
+    return scan_projected(step, xp if b_ih is None else xp + b_ih, h0, lengths=lengths,
+                          reverse=reverse)
 
 
 def step_bias(b_ih: Tensor | None, b_hh: Tensor | None, like: Tensor) -> Tensor:

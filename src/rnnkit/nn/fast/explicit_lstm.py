@@ -56,15 +56,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from rnnkit.nn.fast import native
 from rnnkit.nn.fast.explicit_common import (RecurrentProduct, chunks, final_state, finish_forward,
                                        initial_state_grad, new_state_buffer, offsets,
                                        outputs_view, previous_view, state_grads, time_order,
-                                       under_autocast, valid_steps)
+                                       under_autocast, valid_steps, gradient_graph, save_buffers)
 from rnnkit.nn.fast.explicit_lstm_compiled import compiled_backward, compiled_forward
 from rnnkit.nn.ln_lstm import LN_EPS
+from rnnkit.nn.lstm import lstm_update
+from rnnkit.nn.recurrence import scan_projected
 
 
 def normalise(v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -153,15 +154,21 @@ class ExplicitLSTM(torch.autograd.Function):
             y, h_n = finish_forward(hs, lengths, valid, reverse)
             c_n = final_state(cs, lengths, valid, reverse)
 
-        ctx.save_for_backward(gates, raw, us, ks, hs, cs, w_hh, gain_hh, gain_c, mask, lengths)
+        save_buffers(ctx, (gates, raw, us, ks, hs, cs),
+                     (xp, h0, c0, w_hh, b_hh, gain_hh, gain_c, bias_c, mask, lengths))
         return y, h_n, c_n
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, dy: Tensor, dh_n: Tensor, dc_n: Tensor):
+        saved = ctx.saved_tensors
+        buffers, inputs = saved[:ctx.buffer_count], saved[ctx.buffer_count:]
+        if torch.is_grad_enabled():                      # create_graph=True: differentiable
+            return tuple(gradient_graph(reference_lstm, (*inputs, ctx.reverse),
+                                        ctx.needs_input_grad, (dy, dh_n, dc_n)))
         if ctx.compiled:
-            return compiled_backward(ctx, dy, dh_n, dc_n)
-        gates, raw, us, ks, hs, cs, w_hh, gain_hh, gain_c, mask, lengths = ctx.saved_tensors
+            return compiled_backward(ctx, buffers, inputs, dy, dh_n, dc_n)
+        gates, raw, us, ks, hs, cs = buffers
+        _, _, _, w_hh, _, gain_hh, gain_c, _, mask, lengths = inputs
         reverse, layer_norm = ctx.reverse, gain_hh is not None
         T, B, H = ks.shape
         valid = valid_steps(lengths, T)
@@ -241,6 +248,32 @@ class ExplicitLSTM(torch.autograd.Function):
             d_bias_c = None
         db_hh = dxp.sum((0, 1)) if ctx.has_b_hh else None
         return dxp, dh0, dc0, dw, db_hh, d_gain_hh, d_gain_c, d_bias_c, None, None, None
+
+
+def reference_lstm(xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tensor, b_hh: Tensor | None,
+                   gain_hh: Tensor | None, gain_c: Tensor | None, bias_c: Tensor | None,
+                   mask: Tensor | None, lengths: Tensor | None, reverse: bool
+                   ) -> tuple[Tensor, Tensor, Tensor]:
+    """:class:`ExplicitLSTM`'s forward as autograd ops (:func:`~rnnkit.nn.lstm.lstm_update`
+    over :func:`~rnnkit.nn.recurrence.scan_projected`): what its backward differentiates when
+    asked for a graph."""
+    H = h0.shape[-1]
+
+    def layer_norm_c(c: Tensor) -> Tensor:
+        return F.layer_norm(c, (H,), gain_c, bias_c, LN_EPS)
+
+    normalise_c = layer_norm_c if gain_hh is not None else None
+
+    def step(xp_t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        h, c = state
+        a = F.linear(h if mask is None else h * mask, w_hh)                 # (B, 4H)
+        a = (F.layer_norm(a, (4 * H,), gain_hh, b_hh, LN_EPS) if gain_hh is not None
+             else a if b_hh is None else a + b_hh)
+        h, c = lstm_update(xp_t + a, c, normalise_c)
+        return h, (h, c)
+
+    y, (h_n, c_n) = scan_projected(step, xp, (h0, c0), lengths=lengths, reverse=reverse)
+    return y, h_n, c_n
 
 
 def explicit_lstm(xp: Tensor, state: tuple[Tensor, Tensor], w_hh: Tensor, *,

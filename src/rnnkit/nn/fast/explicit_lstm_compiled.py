@@ -11,7 +11,8 @@ from torch import Tensor
 
 from rnnkit.nn.fast.buffer_cache import CACHE
 from rnnkit.nn.fast.explicit_common import (RecurrentProduct, chunk_steps, final_state,
-                                       new_state_buffer, steps_by_batch, valid_steps)
+                                       new_state_buffer, save_buffers, steps_by_batch,
+                                       valid_steps)
 from rnnkit.nn.ln_lstm import LN_EPS
 
 
@@ -40,15 +41,16 @@ def compiled_forward(ctx, loops, xp: Tensor, h0: Tensor, c0: Tensor, w_hh: Tenso
     buffers = (gates, ks, hs, cs, us, *norm)
     if not any(ctx.needs_input_grad):
         CACHE.give(*buffers)
-    ctx.save_for_backward(*buffers, w_hh, gain_hh, gain_c, mask, lengths)
+    save_buffers(ctx, buffers, (xp, h0, c0, w_hh, b_hh, gain_hh, gain_c, bias_c, mask, lengths))
     return y, h_n, c_n
 
 
-def compiled_backward(ctx, dy: Tensor, dh_n: Tensor, dc_n: Tensor):
+def compiled_backward(ctx, buffers: tuple, inputs: tuple, dy: Tensor, dh_n: Tensor,
+                      dc_n: Tensor):
     """ExplicitLSTM.backward through ``csrc/lstm_loops.cpp``, from :func:`compiled_forward`'s
-    buffers; the bias and gain gradients are summed inside the loop."""
-    (gates, ks, hs, cs, us, an, rs_a, cn, rs_c,
-     w_hh, gain_hh, gain_c, mask, lengths) = ctx.saved_tensors
+    buffers and the Function's inputs; the bias and gain gradients are summed inside the loop."""
+    gates, ks, hs, cs, us, an, rs_a, cn, rs_c = buffers
+    _, _, _, w_hh, _, gain_hh, gain_c, _, mask, lengths = inputs
     T, B, H = ks.shape
     dxp = dy.new_empty(B, T, 4 * H)
     dw = w_hh.new_zeros(w_hh.shape)                      # (4H, H)
