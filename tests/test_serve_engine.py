@@ -145,8 +145,9 @@ def test_a_probe_reads_the_unit_the_cell_equations_give(cell):
         c = torch.zeros(1, H)
         values = {n: [] for n in names}
         for t in range(ids.numel()):
-            pre_x = h0[:, t] @ cell1.w_ih.T + cell1.b_ih                   # (1, G*H)
-            pre_h = h @ cell1.w_hh.T + cell1.b_hh
+            rnn = model.rnn                                # layer 1's torch.nn-named weights
+            pre_x = h0[:, t] @ rnn.weight_ih_l1.T + rnn.bias_ih_l1        # (1, G*H)
+            pre_h = h @ rnn.weight_hh_l1.T + rnn.bias_hh_l1
             if cell == "lstm":
                 i, f, g, o = (pre_x + pre_h).chunk(4, -1)
                 i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
