@@ -29,7 +29,8 @@ from rnnkit.models.baselines import (CNNConfig, CNNEncoder, MLPConfig, MLPEncode
                                      TransformerConfig, TransformerEncoder)
 from rnnkit.models.baselines.transformer import POSITIONAL
 from rnnkit.nn.config import RecurrentConfig
-from rnnkit.nn.layers import StackedRecurrent, build_recurrent
+from rnnkit.nn.layers import StackedRecurrent
+from rnnkit.nn.torch_layers import build_recurrent
 from rnnkit.nn.mingru import MinGRU
 from rnnkit.nn.minimal import MinimalConfig, MinimalRecurrent
 from rnnkit.nn.minlstm import MinLSTM

@@ -8,7 +8,8 @@ from rnnkit.nn.fast.explicit_elman import ExplicitElman, explicit_elman
 from rnnkit.nn.fast.explicit_gru import ExplicitGRU, explicit_gru
 from rnnkit.nn.fast.explicit_lstm import ExplicitLSTM, explicit_lstm
 from rnnkit.nn.gru import GRUCell
-from rnnkit.nn.layers import GRU, LSTM, RNN, StackedRecurrent, build_recurrent, from_torch
+from rnnkit.nn.layers import StackedRecurrent, from_torch
+from rnnkit.nn.torch_layers import GRU, LSTM, RNN, build_recurrent
 from rnnkit.nn.ln_lstm import LayerNormLSTMCell
 from rnnkit.nn.lstm import LSTMCell
 from rnnkit.nn.recurrence import Recurrence, scan

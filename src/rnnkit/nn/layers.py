@@ -53,25 +53,24 @@ A state_dict saved before the layers took ``torch.nn``'s names (``cells.0.w_ih``
 from __future__ import annotations
 
 import dataclasses
-import numbers
-import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnkit.errors import RnnkitError, ShapeError
+from rnnkit.errors import RnnkitError
 from rnnkit.nn.cell import RecurrentCell, State
 from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
 from rnnkit.nn.fast import dispatch, scripted
 from rnnkit.nn.gru import GRUCell
+from rnnkit.nn.layer_inputs import LayerInputs
+from rnnkit.nn.torch_conversion import TORCH_MODES, TorchConversion
 from rnnkit.nn.ln_lstm import LayerNormLSTMCell
 from rnnkit.nn.lstm import LSTMCell
 from rnnkit.nn.recurrence import scan
 
-TORCH_MODES = {"lstm": "LSTM", "gru": "GRU", "rnn_tanh": "RNN_TANH", "rnn_relu": "RNN_RELU"}
 # The cells' parameter names before they took torch.nn's (state_dicts saved then still load).
 OLD_NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
 
@@ -89,34 +88,7 @@ def make_cell(config: RecurrentConfig, input_size: int, factory: dict) -> Recurr
     return ElmanCell(input_size, H, bias, config.cell.removeprefix("rnn_"), **factory)
 
 
-def check_torch_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                          proj_size) -> None:
-    """``torch.nn.RNNBase``'s checks, with its exception types and messages (and its warning
-    for dropout on a single layer)."""
-    if (not isinstance(dropout, numbers.Number) or isinstance(dropout, bool)
-            or not 0 <= dropout <= 1):
-        raise ValueError("dropout should be a number in range [0, 1] representing the "
-                         "probability of an element being zeroed")
-    if dropout > 0 and num_layers == 1:
-        warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
-                      "non-zero dropout expects num_layers greater than 1, but got "
-                      f"dropout={dropout} and num_layers={num_layers}", stacklevel=3)
-    for name, value, kind in (("bias", bias, bool), ("batch_first", batch_first, bool),
-                              ("input_size", input_size, int), ("hidden_size", hidden_size, int)):
-        if not isinstance(value, kind):
-            raise TypeError(f"{name} should be of type {kind.__name__}, got: "
-                            f"{type(value).__name__}")
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
-                        ("num_layers", num_layers)):
-        if value <= 0:
-            raise ValueError(f"{name} must be greater than zero")
-    if proj_size < 0:
-        raise ValueError("proj_size should be a positive integer or zero to disable projections")
-    if proj_size >= hidden_size:
-        raise ValueError("proj_size has to be smaller than hidden_size")
-
-
-class StackedRecurrent(nn.Module):
+class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
     """L layers x D directions of one cell type, built from a :class:`RecurrentConfig`
     (:meth:`from_config`); ``RNN``, ``LSTM`` and ``GRU`` give it ``torch.nn``'s constructors."""
 
@@ -329,65 +301,6 @@ class StackedRecurrent(nn.Module):
                 self._from_tuple(finals))
 
     # -- checks, with torch.nn's messages --------------------------------------------------------
-    def _state_parts(self, hx: State | None, dims: int) -> tuple[Tensor, ...] | None:
-        """hx as a tuple of tensors, each checked to have ``dims`` dimensions."""
-        if hx is None:
-            return None
-        lstm = self.config.cell == "lstm"
-        parts = tuple(hx) if lstm else (hx,)
-        if lstm and len(parts) != 2 or not all(isinstance(p, Tensor) for p in parts):
-            kind = "an (h_0, c_0) tuple" if lstm else "a tensor"
-            raise ShapeError(f"{type(self).__name__} takes hx as {kind}")
-        if any(p.dim() != dims for p in parts):
-            got = ", ".join(f"{p.dim()}-D" for p in parts)
-            which, plural = ("hx and cx", f"({got}) tensors") if lstm else ("hx", f"{got} tensor")
-            batched = "batched 3-D" if dims == 3 else "unbatched 2-D"
-            raise ShapeError(f"For {batched} input, {which} should also be {dims}-D but got "
-                             f"{plural}")
-        return parts
-
-    def _check_input(self, input: Tensor, time_dim: int | None) -> None:
-        """torch.nn's input checks: dtype, input_size, and at least one step."""
-        weight = self.weight_ih_l0
-        if input.dtype != weight.dtype and not torch._C._is_any_autocast_enabled():
-            raise ValueError(f"RNN input dtype ({input.dtype}) does not match weight dtype "
-                             f"({weight.dtype}). Convert input: input.to({weight.dtype}), or "
-                             f"convert model: model.to({input.dtype})")
-        if input.shape[-1] != self.config.input_size:
-            raise ShapeError(f"input.size(-1) must be equal to input_size. Expected "
-                             f"{self.config.input_size}, got {input.shape[-1]}")
-        if time_dim is not None and input.shape[time_dim] == 0:
-            raise ShapeError("Expected sequence length to be larger than 0 in RNN")
-
-    def _state_tuple(self, parts: tuple[Tensor, ...] | None, batch: int,
-                     like: Tensor) -> tuple[Tensor, ...]:
-        """The state as (h,) or (h, c), h (L*D, B, P or H) and c (L*D, B, H); zeros when
-        ``parts`` is None."""
-        c = self.config
-        widths = (c.state_width, c.hidden_size) if c.cell == "lstm" else (c.hidden_size,)
-        shapes = [(len(self._cells), batch, width) for width in widths]
-        if parts is None:
-            return tuple(like.new_zeros(shape) for shape in shapes)
-        for i, (part, shape) in enumerate(zip(parts, shapes)):
-            if part.shape != shape:
-                which = f"hidden[{i}]" if len(shapes) == 2 else "hidden"
-                raise ShapeError(f"Expected {which} size {shape}, got {list(part.shape)}")
-        return parts
-
-    def _check_lengths(self, lengths, batch: int, steps: int) -> Tensor | None:
-        if lengths is None:
-            return None
-        lengths = torch.as_tensor(lengths)
-        if lengths.shape != (batch,):
-            raise RnnkitError(f"lengths must have shape ({batch},), got {tuple(lengths.shape)}")
-        if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
-            raise RnnkitError(f"lengths must lie in [1, {steps}], got {lengths.tolist()}")
-        return lengths
-
-    def _from_tuple(self, parts: tuple[Tensor, ...]):
-        return parts if self.config.cell == "lstm" else parts[0]
-
-    # -- the layers ------------------------------------------------------------------------------
     def run_layers(self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None,
                    run_direction) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Layer by layer, each direction by ``run_direction`` (``scan`` for the reference,
@@ -452,129 +365,9 @@ class StackedRecurrent(nn.Module):
         kind = scripted.ScriptableLSTM if c.cell == "lstm" else scripted.ScriptableRecurrent
         return kind(self)
 
-    @classmethod
-    def from_torch(cls, module: nn.RNNBase, *, path: str = "auto") -> StackedRecurrent:
-        """An rnnkit layer holding a copy of a ``torch.nn`` RNN/LSTM/GRU's weights."""
-        modes = {v: k for k, v in TORCH_MODES.items()}
-        if not isinstance(module, nn.RNNBase) or module.mode not in modes:
-            raise RnnkitError("from_torch takes torch.nn.RNN/LSTM/GRU, not "
-                              f"{type(module).__name__}")
-        config = RecurrentConfig(
-            cell=modes[module.mode], input_size=module.input_size, hidden_size=module.hidden_size,
-            num_layers=module.num_layers, bias=module.bias, dropout=float(module.dropout),
-            bidirectional=module.bidirectional, path=path, batch_first=module.batch_first,
-            proj_size=getattr(module, "proj_size", 0))
-        first = module._flat_weights[0]
-        layer = _CLASSES[config.cell].from_config(config, device=first.device, dtype=first.dtype)
-        with torch.no_grad():
-            for mine, theirs in zip(layer.flat_weights(), module._flat_weights):
-                mine.copy_(theirs)
-        return layer
-
-    def to_torch(self) -> nn.RNNBase:
-        """A ``torch.nn`` RNN/LSTM/GRU of the same configuration holding a copy of these
-        weights."""
-        return self._torch_module(share=False)
-
-    def _torch_module(self, *, share: bool = False) -> nn.RNNBase:
-        c = self.config
-        if c.needs_explicit:
-            raise RnnkitError("torch.nn has no layer-normalised LSTM and no recurrent dropout: "
-                              "this layer has no torch.nn equivalent")
-        kwargs = dict(num_layers=c.num_layers, bias=c.bias, dropout=c.dropout,
-                      bidirectional=c.bidirectional, batch_first=c.batch_first)
-        first = self.weight_ih_l0
-        with torch.device("meta"):                       # no initialisation, no draws
-            if c.cell == "lstm":
-                module = nn.LSTM(c.input_size, c.hidden_size, proj_size=c.proj_size, **kwargs)
-            elif c.cell == "gru":
-                module = nn.GRU(c.input_size, c.hidden_size, **kwargs)
-            else:
-                module = nn.RNN(c.input_size, c.hidden_size,
-                                nonlinearity=c.cell.removeprefix("rnn_"), **kwargs)
-        module = module.to_empty(device=first.device).to(first.dtype)
-        for name in self._flat_weights_names:
-            mine = getattr(self, name)
-            if share:
-                setattr(module, name, mine)
-            else:
-                with torch.no_grad():
-                    getattr(module, name).copy_(mine)
-        return module.train(self.training)
-
 
 TORCH_PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 OLD_NAME_OF = {new: old for old, new in OLD_NAMES.items()}
-
-
-class RNN(StackedRecurrent):
-    """``torch.nn.RNN``: Elman layers, h_t = tanh|relu(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)."""
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None, *,
-                 path: str = "auto", recurrent_dropout: float = 0.0, **unexpected) -> None:
-        _refuse(unexpected, "RNN")
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or "
-                             "'relu'.")
-        check_torch_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout, 0)
-        super().__init__(RecurrentConfig(
-            f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, bias, float(dropout),
-            bidirectional, path=path, recurrent_dropout=recurrent_dropout,
-            batch_first=batch_first), device=device, dtype=dtype)
-
-    @property
-    def nonlinearity(self) -> str:
-        return self.config.cell.removeprefix("rnn_")
-
-
-class LSTM(StackedRecurrent):
-    """``torch.nn.LSTM``: gates i, f, g, o; state (h_n, c_n); ``proj_size`` as in torch.nn."""
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None, *,
-                 forget_bias: float | None = None, path: str = "auto", layer_norm: bool = False,
-                 recurrent_dropout: float = 0.0) -> None:
-        check_torch_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                              proj_size)
-        super().__init__(RecurrentConfig(
-            "lstm", input_size, hidden_size, num_layers, bias, float(dropout), bidirectional,
-            forget_bias, path, layer_norm, recurrent_dropout, batch_first, proj_size),
-            device=device, dtype=dtype)
-
-
-class GRU(StackedRecurrent):
-    """``torch.nn.GRU``: gates r, z, n in ``torch.nn``'s formulation."""
-
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
-                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
-                 bidirectional: bool = False, device=None, dtype=None, *, path: str = "auto",
-                 recurrent_dropout: float = 0.0, **unexpected) -> None:
-        _refuse(unexpected, "GRU")
-        check_torch_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout, 0)
-        super().__init__(RecurrentConfig(
-            "gru", input_size, hidden_size, num_layers, bias, float(dropout), bidirectional,
-            path=path, recurrent_dropout=recurrent_dropout, batch_first=batch_first),
-            device=device, dtype=dtype)
-
-
-def _refuse(unexpected: dict, name: str) -> None:
-    """torch.nn's answer to ``proj_size`` given to an RNN or GRU, and Python's to any other."""
-    if "proj_size" in unexpected:
-        raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
-    if unexpected:
-        raise TypeError(f"{name}.__init__() got an unexpected keyword argument "
-                        f"'{next(iter(unexpected))}'")
-
-
-_CLASSES = {"lstm": LSTM, "gru": GRU, "rnn_tanh": RNN, "rnn_relu": RNN}
-
-
-def build_recurrent(config: RecurrentConfig, *, device=None, dtype=None) -> StackedRecurrent:
-    """The layer class of ``config.cell`` (``LSTM``, ``GRU`` or ``RNN``) built from ``config``."""
-    return _CLASSES[config.cell].from_config(config, device=device, dtype=dtype)
 
 
 def from_torch(module: nn.RNNBase, *, path: str = "auto") -> StackedRecurrent:
