@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -37,6 +38,8 @@ _FLAGS = {
                "-mavx512vl", "-mavx512dq", "-mfma"],
     "AVX2": ["-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2", "-mavx2", "-mfma", "-mf16c"],
 }
+
+STALE_LOCK_S = 600.0   # no compile of these files takes this long; an older lock is stale
 
 _override: dict[str, bool | None] = {"enabled": None}     # set_enabled's choice, or None
 _builds: dict[str, dict] = {}       # per kind, once tried: {"module": ... or None, "error": ...}
@@ -87,11 +90,35 @@ def _ninja_on_path() -> None:
 
 def is_built(kind: str = "gru") -> bool:
     """Whether this machine already has a build of the current source and flags."""
+    name = _build_name(kind)
+    return any(any(folder.glob(f"{name}*.so")) for folder in _build_dirs(name))
+
+
+def _build_dirs(name: str) -> list[Path]:
+    """The folders torch may build ``name`` in (the root, or the root's per-Python subfolder)."""
     from torch.utils import cpp_extension
 
-    name = _build_name(kind)
     root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or cpp_extension.get_default_build_root())
-    return any(root.glob(f"*/{name}/{name}*.so")) or any(root.glob(f"{name}/{name}*.so"))
+    return [root / name, *root.glob(f"*/{name}")]
+
+
+def clear_stale_lock(name: str, *, older_than_s: float = STALE_LOCK_S) -> list[Path]:
+    """Remove build locks left by a compile that was killed: torch waits on such a ``lock`` file
+    forever. A lock older than any real compile is stale; a fresh one belongs to a live build
+    (another process) and is left alone. Returns the locks removed."""
+    removed = []
+    for folder in _build_dirs(name):
+        lock = folder / "lock"
+        try:
+            if time.time() - lock.stat().st_mtime > older_than_s:
+                lock.unlink()
+                removed.append(lock)
+        except FileNotFoundError:
+            continue
+    for lock in removed:
+        print(f"rnnkit: removed a stale build lock ({lock}) left by a killed compile",
+              file=sys.stderr)
+    return removed
 
 
 def build(kind: str = "gru", *, verbose: bool = False) -> ModuleType:
@@ -99,6 +126,7 @@ def build(kind: str = "gru", *, verbose: bool = False) -> ModuleType:
     from torch.utils import cpp_extension
 
     _ninja_on_path()
+    clear_stale_lock(_build_name(kind))
     if not is_built(kind):
         print(f"rnnkit: compiling the {kind.upper()} time loops for this machine "
               "(once, about 30 s)", file=sys.stderr, flush=True)
