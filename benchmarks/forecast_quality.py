@@ -28,7 +28,7 @@ from rnnkit.data.datasets.forecasting import read_series_set
 from rnnkit.infer.forecast_metrics import pooled
 from rnnkit.tasks import TASKS
 from rnnkit.tasks.forecast import ForecastDataConfig
-from rnnkit.tasks.forecast_use import summary, test_figures
+from rnnkit.tasks.forecast_eval import summary, test_figures
 from rnnkit.tasks.loading import load
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.run import RunSpec, train_run

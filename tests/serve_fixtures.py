@@ -11,7 +11,7 @@ import pytest
 
 from rnnkit.cli.main import main
 
-from task_fixtures import write_conllu, write_csv
+from task_fixtures import seasonal_csv, write_conllu, write_csv
 
 NAMES = {"tr": ["Ayşe", "Mehmet", "Elif", "Emre", "Zeynep", "Burak", "Deniz", "Özge"],
          "fi": ["Aino", "Eino", "Väinö", "Sanna", "Jukka", "Tiina", "Onni", "Kaisa"]}
@@ -23,7 +23,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 @pytest.fixture(scope="session")
 def every_task(tmp_path_factory, tiny_run, tiny_text):
     """{task: run folder} for lm (the conftest's tiny run), classify, tag, seq2seq, condgen,
-    and lm-mingru / lm-transformer (decoded by stacked states / one forward per stream)."""
+    forecast, and lm-mingru / lm-transformer (decoded by stacked states / one forward per
+    stream)."""
     root = tmp_path_factory.mktemp("serve_runs")
     csv = write_csv(root / "reviews.csv", n=40)
     conllu = write_conllu(root / "t.conllu", n=30)
@@ -38,7 +39,10 @@ def every_task(tmp_path_factory, tiny_run, tiny_text):
     jobs = [("classify", ["classify", "--data", str(csv)]),
             ("tag", ["tag", "--data", str(conllu)]),
             ("condgen", ["condgen", "--data", str(names)]),
-            ("seq2seq", ["seq2seq", "--data", str(pairs)])]
+            ("seq2seq", ["seq2seq", "--data", str(pairs)]),
+            ("forecast", ["forecast", "--data", str(seasonal_csv(root / "s.csv", n_series=4,
+                                                                 length=30)),
+                          "--horizon", "4", "--context", "8", "--samples", "20"])]
     for cell in ("mingru", "transformer"):
         jobs.append((f"lm-{cell}", ["lm", "--data", str(tiny_text), "--cell", cell,
                                     "--seq-len", "16", "--batch-size", "4"]))

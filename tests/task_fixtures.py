@@ -1,5 +1,7 @@
-"""Tiny files in each real format (CSV, .ts, CoNLL-U, Brown word/tag), made by the tests."""
+"""Tiny files in each real format (CSV, .ts, CoNLL-U, Brown word/tag, long-format series),
+made by the tests."""
 
+import math
 import random
 
 import numpy as np
@@ -78,3 +80,16 @@ def write_brown(folder, n=40, seed=0):
     (folder / "cb01").write_text("\n\n".join(lines[half:]) + "\n", encoding="utf-8")
     (folder / "README").write_text("not a corpus file\n")
     return folder
+
+
+def seasonal_csv(path, n_series=12, length=72, seed=0):
+    """Monthly series: a level, a 12-step sine of random amplitude and phase, and noise."""
+    rng = np.random.default_rng(seed)
+    rows = ["id,time,value"]
+    for k in range(n_series):
+        level, amp, phase = rng.uniform(50, 150), rng.uniform(10, 30), rng.integers(0, 12)
+        for t in range(length):
+            v = level + amp * math.sin(2 * math.pi * (t + phase) / 12) + rng.normal(0, 1)
+            rows.append(f"s{k},{2000 + (t // 12)}-{t % 12 + 1:02d},{v:.3f}")
+    path.write_text("\n".join(rows) + "\n")
+    return path

@@ -19,6 +19,7 @@ from rnnkit.models.forecaster import QUANTILES, Forecaster, ForecasterConfig
 from rnnkit.models.likelihoods import LIKELIHOODS, pinball
 
 from conftest import run_cli
+from task_fixtures import seasonal_csv
 from test_cli import assert_one_line_error
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -215,18 +216,6 @@ def test_quantile_head_never_crosses():
     assert q.shape == (5, 4, len(QUANTILES)) and (q.diff(dim=-1) >= 0).all()
 
 
-def seasonal_csv(path, n_series=12, length=72, seed=0):
-    rng = np.random.default_rng(seed)
-    rows = ["id,time,value"]
-    for k in range(n_series):
-        level, amp, phase = rng.uniform(50, 150), rng.uniform(10, 30), rng.integers(0, 12)
-        for t in range(length):
-            v = level + amp * math.sin(2 * math.pi * (t + phase) / 12) + rng.normal(0, 1)
-            rows.append(f"s{k},{2000 + (t // 12)}-{t % 12 + 1:02d},{v:.3f}")
-    path.write_text("\n".join(rows) + "\n")
-    return path
-
-
 @pytest.mark.parametrize("head", ["likelihood", "quantile"])
 def test_a_seasonal_series_is_learnt(head, tmp_path, capsys):
     data = seasonal_csv(tmp_path / "season.csv")
@@ -328,12 +317,12 @@ def test_calibration_widens_intervals_that_the_last_training_horizon_finds_too_n
     rng = np.random.default_rng(0)
     histories = [rng.normal(100, 10, size=40) for _ in range(30)]
     from rnnkit.data.datasets.forecasting import SeriesSet
-    from rnnkit.tasks.forecast_use import calibration, widen
+    from rnnkit.tasks.forecast_eval import calibration, widen
 
     class Narrow:                      # a model whose every interval has width zero
         config = ForecasterConfig(horizon=4, context=8, head="quantile")
 
-    import rnnkit.tasks.forecast_use as use
+    import rnnkit.tasks.forecast_eval as use
     real = use.forecast
     use.forecast = lambda m, h, **k: [np.full((4, len(QUANTILES)), 100.0) for _ in h]
     try:

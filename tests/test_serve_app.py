@@ -15,8 +15,9 @@ from rnnkit.serve import ServeConfig, create_app
 from rnnkit.tasks import TASKS, load
 
 
+SERIES = {"id": "s1", "values": [100.0 + 20 * ((t % 12) < 6) + t % 3 for t in range(24)]}
 INPUTS = {"lm": "elma", "classify": "great day", "tag": "the cat", "seq2seq": "abc",
-          "condgen": "tr", "lm-mingru": "elma", "lm-transformer": "elma"}
+          "condgen": "tr", "forecast": SERIES, "lm-mingru": "elma", "lm-transformer": "elma"}
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,7 @@ def test_ping_and_the_models_list_name_every_run_of_every_task(client, every_tas
     models = {m["id"]: m for m in client.get("/v1/models").json()["data"]}
     assert set(models) == {every_task[name].name for name in INPUTS}
     models["lm"] = models[every_task["lm"].name]
-    # a forecast run's inputs are series; the serve tests do not cover it yet
-    assert {m["task"] for m in models.values()} == set(TASKS) - {"forecast"}
+    assert {m["task"] for m in models.values()} == set(TASKS)
     assert models["lm"]["decoding"] == "StreamerStepper"
     assert models["lm"]["probes"] == ["h", "c", "i", "f", "o", "g"]
     assert models["lm-mingru"]["decoding"] == "StackedStepper"
@@ -52,9 +52,11 @@ def test_ping_and_the_models_list_name_every_run_of_every_task(client, every_tas
 
 @pytest.mark.parametrize("name", list(INPUTS))
 def test_invocations_answer_every_task_through_its_predict(client, every_task, name):
-    parameters = {"seed": 3} if name.startswith("lm") or name == "condgen" else {}
+    parameters = {"seed": 3} if name.startswith("lm") or name in ("condgen", "forecast") else {}
     if name.startswith("lm"):
         parameters["length"] = 12
+    if name == "forecast":
+        parameters["samples"] = 20
     r = client.post("/invocations", json={"model": every_task[name].name,
                                           "inputs": [INPUTS[name]],
                                           "parameters": parameters})
@@ -65,7 +67,7 @@ def test_invocations_answer_every_task_through_its_predict(client, every_task, n
     expected = TASKS[task].predict(model, codec, [INPUTS[name]], **parameters)
     assert body["outputs"] == json.loads(json.dumps(expected))
     key = {"lm": "text", "condgen": "text", "classify": "probabilities", "tag": "tags",
-           "seq2seq": "outputs"}[task]
+           "seq2seq": "outputs", "forecast": "quantiles"}[task]
     assert key in body["outputs"][0]
 
 
@@ -83,6 +85,41 @@ def test_invocations_take_seq2seq_beam_and_refuse_what_a_task_does_not_take(clie
     error_of(client.post("/invocations", json={"inputs": []}), 422)
     error_of(client.post("/invocations", json={"inputs": ["x"] * 65}), 422)
     error_of(client.post("/invocations", json={"model": "nope", "inputs": ["x"]}), 404)
+
+
+def test_a_served_forecast_equals_the_forecast_of_the_same_series_from_a_file(
+        client, every_task, tmp_path):
+    csv = tmp_path / "h.csv"
+    csv.write_text("id,time,value\n" + "".join(f"s1,{2000 + t // 12}-{t % 12 + 1:02d},{v}\n"
+                                               for t, v in enumerate(SERIES["values"])))
+    model, codec = load(every_task["forecast"])
+    from_file = TASKS["forecast"].predict(model, codec, [], series=str(csv), seed=5, samples=30,
+                                          horizon=3)
+    r = client.post("/invocations", json={"model": "forecast", "inputs": SERIES,
+                                          "parameters": {"seed": 5, "samples": 30,
+                                                         "horizon": 3}})
+    assert r.status_code == 200, r.text
+    assert r.json()["outputs"] == json.loads(json.dumps(from_file))
+    assert len(r.json()["outputs"][0]["median"]) == 3
+
+
+@pytest.mark.parametrize("inputs,parameters,words", [
+    ([str(__file__)], {}, "takes series"),                       # a file name: never read
+    ([{"id": "s1", "values": [1.0, None, 3.0] * 8}], {}, "finite numbers"),
+    ([{"id": "s1", "values": []}], {}, "non-empty"),
+    ([{"id": "s1", "values": [1.0] * 24, "extra": 1}], {}, "a series is"),
+    ([{"id": "s1", "values": [1.0] * 24, "covariates": [[1.0]] * 28}], {}, "0 covariate"),
+    ([{"id": "s1", "values": [1.0] * 3}], {}, "context"),
+    ([SERIES], {"series": "/etc/passwd"}, "'series' does not apply"),
+    ([SERIES], {"out": "/tmp/x.json"}, "'out' does not apply"),
+    ([SERIES], {"samples": 0}, "samples must be"),
+    ([SERIES], {"horizon": 10 ** 7}, "horizon must be"),
+])
+def test_a_forecast_run_refuses_files_and_bad_series_in_one_line(client, inputs, parameters,
+                                                                  words):
+    message = error_of(client.post("/invocations", json={
+        "model": "forecast", "inputs": inputs, "parameters": parameters}), 422)
+    assert words in message and "\n" not in message
 
 
 @pytest.mark.parametrize("name", ["lm", "lm-mingru", "lm-transformer"])

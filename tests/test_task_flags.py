@@ -7,16 +7,10 @@ import argparse
 import pytest
 
 from rnnkit.cli import train_cmd, use_cmds
-from rnnkit.cli.main import main
 from rnnkit.cli.parser import Parser
 from rnnkit.tasks import TASKS
 
-from task_fixtures import write_conllu, write_csv
 from test_cli import run_cli
-from test_gen_cli import NAMES
-
-TINY = ["--hidden", "8", "--embed", "4", "--steps", "2", "--no-progress"]
-
 
 def _flags(parser: argparse.ArgumentParser) -> dict[str, bool]:
     """Long option -> whether it takes a value."""
@@ -62,30 +56,9 @@ def test_train_refuses_every_flag_of_other_tasks(capsys, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_run):
-    """A tiny trained run of every task."""
-    root = tmp_path_factory.mktemp("every_task")
-    csv = write_csv(root / "reviews.csv", n=40)
-    conllu = write_conllu(root / "t.conllu", n=30)
-    names = root / "names.csv"
-    names.write_text("text,label\n" + "\n".join(f"{n},{k}" for k, ns in NAMES.items()
-                                               for n in ns) + "\n", encoding="utf-8")
-    pairs = root / "pairs.tsv"
-    pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ("abc", "bca", "cab", "acb", "bac",
-                                                          "cba", "aab", "bba")),
-                     encoding="utf-8")
-    out = {"lm": tiny_run}
-    for task, data in (("classify", csv), ("tag", conllu), ("condgen", names),
-                       ("seq2seq", pairs)):
-        out[task] = root / task
-        assert main(["train", task, "--data", str(data), "--out", str(out[task]), *TINY]) == 0
-    series = root / "series.csv"
-    series.write_text("id,time,value\n" + "".join(f"s{k},{t},{(3 * t + k) % 7}\n"
-                                                  for k in range(3) for t in range(20)))
-    out["forecast"] = root / "forecast"
-    assert main(["train", "forecast", "--data", str(series), "--horizon", "3", "--samples", "5",
-                 "--out", str(out["forecast"]), *TINY]) == 0
-    return out
+def runs(every_task):
+    """A tiny trained run of every task (the serving tests' runs)."""
+    return {task: run for task, run in every_task.items() if task in TASKS}
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate", "generate"])
@@ -112,7 +85,7 @@ def test_run_commands_refuse_every_flag_of_other_tasks(capsys, runs, command):
 def test_predict_speaks_json_for_every_task(capsys, runs):
     import json
     inputs = {"lm": "elma", "classify": "great day", "tag": "the cat", "condgen": "tr",
-              "seq2seq": "abc", "forecast": str(runs["forecast"].parent / "series.csv")}
+              "seq2seq": "abc", "forecast": str(runs["forecast"].parent / "s.csv")}
     for task, run in runs.items():
         code, out, err = run_cli(capsys, "predict", str(run), inputs[task], "--json")
         assert code == 0, err

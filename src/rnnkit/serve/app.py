@@ -111,7 +111,7 @@ def create_app(runs: list[Path], config: ServeConfig = ServeConfig()) -> FastAPI
     @app.post("/invocations")
     async def invocations(body: InvocationRequest):
         served = server.model(body.model)
-        inputs = _inputs(body.inputs, config)
+        inputs = _inputs(body.inputs, config, served.task.served_inputs)
         options = _options(served, body.parameters, config)
         if server.invoking >= config.max_invocations:
             raise BadRequest("the server is busy; try again", status=503)
@@ -131,19 +131,26 @@ def create_app(runs: list[Path], config: ServeConfig = ServeConfig()) -> FastAPI
     return app
 
 
-def _inputs(inputs, config: ServeConfig) -> list:
-    items = [inputs] if isinstance(inputs, str) else inputs
+def _inputs(inputs, config: ServeConfig, kind: str) -> list:
+    """The request's inputs: texts (or a tagger's token lists), or series objects for a
+    forecast run; never file names, which ``rnnkit predict`` reads but a server must not."""
+    items = [inputs] if isinstance(inputs, (str, dict)) else inputs
     if not items:
         raise BadRequest("inputs is empty: give a text or a list of them", "inputs")
     if len(items) > config.max_inputs:
         raise BadRequest(f"at most {config.max_inputs} inputs per request, got {len(items)}",
                          "inputs")
     for item in items:
-        if isinstance(item, str):
+        if kind == "series":
+            if not isinstance(item, dict) or len(item.get("values") or ()) + \
+                    len(item.get("covariates") or ()) > config.max_prompt_chars:
+                raise BadRequest('a forecast run takes series: {"id": ..., "values": [numbers]'
+                                 ', "covariates": [[numbers], ...]}', "inputs")
+        elif isinstance(item, str):
             check_text(item, config, "an input")
         elif not isinstance(item, list) or len(item) > config.max_prompt_chars:
-            raise BadRequest("an input is a text, or a list (a tagger's tokens, a series)",
-                             "inputs")
+            raise BadRequest("an input is a text, or a list (a tagger's tokens, a time-series "
+                             "classifier's (T, C) rows)", "inputs")
     return items
 
 
@@ -163,13 +170,19 @@ OPTION_RANGES = {
     "length_penalty": ("in [0, 5]", lambda v, c: 0 <= v <= 5),
     "stop": ("a list of strings", lambda v, c: stops_of(v, c) is not None),
     "attention": ("true or false", lambda v, c: isinstance(v, bool)),
+    "horizon": ("an integer in [1, max length]",
+                lambda v, c: isinstance(v, int) and 1 <= v <= c.max_length),
+    "samples": ("an integer in [1, 1000]", lambda v, c: isinstance(v, int) and 1 <= v <= 1000),
 }
+# predict's options that name files: rnnkit predict's, never the server's.
+FILE_OPTIONS = {"series", "out"}
 
 
 def _options(served: Served, parameters: dict, config: ServeConfig) -> dict:
     """``parameters`` checked against the keyword options of the run's ``predict``."""
     takes = [name for name, p in inspect.signature(served.task.predict).parameters.items()
-             if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "emit"]
+             if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "emit"
+             and name not in FILE_OPTIONS]
     for name, value in parameters.items():
         if name not in takes:
             raise BadRequest(f"parameter '{name}' does not apply to a {served.task.name} run "

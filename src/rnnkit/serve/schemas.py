@@ -59,7 +59,7 @@ class AppendRequest(Sampling):
 
 class InvocationRequest(Body):
     model: str | None = None
-    inputs: list | str | None = None
+    inputs: list | str | dict | None = None
     parameters: dict = {}
 
 

@@ -46,6 +46,8 @@ class Task:
     can_generate: bool = False        # ``rnnkit generate`` applies
     takes_inputs: bool = True         # ``rnnkit predict RUN INPUT...`` needs INPUTs (False: the
     #                                   task's own flags can name them, as forecast's --series)
+    served_inputs: str = "texts"      # what /invocations takes: "texts" (a text, or a tagger's
+    #                                   tokens) or "series" (objects; predict's files never)
     cells: tuple[str, ...] = ENCODERS  # what --cell offers
 
     # -- training --------------------------------------------------------------------------

@@ -10,7 +10,7 @@
 
 ``predict`` reads a long CSV of histories (``--series``) and returns quantiles per series;
 ``evaluate`` scores the test part again, beside the statistical baselines if asked, and draws
-a fan chart (:mod:`rnnkit.tasks.forecast_use`).
+a fan chart (:mod:`rnnkit.tasks.forecast_use`, :mod:`rnnkit.tasks.forecast_eval`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.typed import config_from
 from rnnkit.models.forecaster import HEADS, Forecaster, ForecasterConfig
 from rnnkit.models.likelihoods import LIKELIHOODS
-from rnnkit.tasks import forecast_use
+from rnnkit.tasks import forecast_eval, forecast_use
 from rnnkit.tasks.base import Task, epochs_of, train_config
 from rnnkit.tasks.flags import nonnegative_int, positive_int
 from rnnkit.train.loop import evaluate_loss
@@ -89,6 +89,7 @@ class ForecastTask(Task):
     data_class = ForecastDataConfig
     derived = ("horizon", "context", "num_covariates", "num_series")
     takes_inputs = False
+    served_inputs = "series"
     defaults = dict(cell="lstm", embed=0, hidden=64, layers=2, dropout=0.1, batch_size=128,
                     lr=1e-3, clip=1.0, warmup=100, weight_decay=0.0, seed=0, val_fraction=0.0,
                     steps=2000, eval_every=0, head="likelihood", likelihood="student_t",
@@ -197,12 +198,12 @@ class ForecastTask(Task):
 
     def test(self, run_dir: Path, prepared: ForecastData, setup: RunSetup, spec: RunSpec,
              step: int) -> dict:
-        return forecast_use.test_figures(run_dir, setup.model, self.codec_of(prepared),
+        return forecast_eval.test_figures(run_dir, setup.model, self.codec_of(prepared),
                                          prepared.set, spec.data.samples, spec.train.seed)
 
     def report(self, result: RunResult, spec: RunSpec) -> int:
         super().report(result, spec)
-        print(forecast_use.summary(result.test))
+        print(forecast_eval.summary(result.test))
         return 0
 
     def from_meta(self, meta: dict):
@@ -217,5 +218,5 @@ class ForecastTask(Task):
     read_inputs = staticmethod(forecast_use.read_inputs)
     predict = staticmethod(forecast_use.predict)
     show = staticmethod(forecast_use.show)
-    add_evaluate_flags = staticmethod(forecast_use.add_evaluate_flags)
-    evaluate = staticmethod(forecast_use.evaluate)
+    add_evaluate_flags = staticmethod(forecast_eval.add_evaluate_flags)
+    evaluate = staticmethod(forecast_eval.evaluate)
