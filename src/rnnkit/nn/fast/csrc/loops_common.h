@@ -54,6 +54,18 @@ constexpr int64_t kGrain = 4096;
 
 inline int64_t row_grain(int64_t width) { return std::max<int64_t>(1, kGrain / width); }
 
+// A padded step of one row (its validity is false): its output is zero, and the state it passes
+// on is the initial state when reading backwards (the row has not started yet) or zero when
+// reading forwards (the row has ended; the final state was taken at its last real step).
+template <typename T>
+inline void padded_state(T* state, const T* initial, int64_t H, bool reverse) {
+  if (reverse) {
+    std::copy(initial, initial + H, state);
+  } else {
+    std::fill(state, state + H, T(0));
+  }
+}
+
 // Step t's row of the (T, B) validity mask, or null without lengths.
 inline const bool* valid_row(const std::optional<Tensor>& valid, int64_t t) {
   return valid.has_value() ? valid->data_ptr<bool>() + t * valid->size(1) : nullptr;

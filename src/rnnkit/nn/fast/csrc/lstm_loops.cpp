@@ -158,13 +158,8 @@ void forward_rows(const T* xp, int64_t xp_stride, const T* p, const T* b_hh, con
     }
     if (valid_t != nullptr && !valid_t[b]) {
       std::fill(yo, yo + H, T(0));
-      if (reverse) {
-        std::copy(h0 + b * H, h0 + (b + 1) * H, ho);
-        std::copy(c0 + b * H, c0 + (b + 1) * H, co);
-      } else {
-        std::fill(ho, ho + H, T(0));
-        std::fill(co, co + H, T(0));
-      }
+      padded_state(ho, h0 + b * H, H, reverse);
+      padded_state(co, c0 + b * H, H, reverse);
     }
   }
 }
