@@ -108,3 +108,27 @@ def test_a_planted_huge_model_is_refused_before_allocating(capsys, run, monkeypa
 def test_other_tasks_commands_are_refused(capsys, run, tmp_path):
     refused(capsys, "predict", str(run), "elma", "--attention-png", str(tmp_path),
             needle="does not apply")
+
+
+# Every task's reader given a file that is not text (bytes that are not UTF-8), one with a NUL
+# byte, and a FIFO: one line naming the file, never a UnicodeDecodeError's traceback.
+TASK_DATA = [(["train", "classify"], ".csv"), (["train", "tag"], ".conllu"),
+             (["train", "seq2seq"], ".tsv"), (["train", "forecast", "--horizon", "2"], ".csv"),
+             (["train", "classify"], ".ts"), (["train", "lm"], ".txt")]
+
+
+@pytest.mark.parametrize("argv,suffix", TASK_DATA)
+@pytest.mark.parametrize("content,needle", [(b"text,label\n\xd0\xff\xfe,a\n", "at offset 11"),
+                                            (b"text,label\nab\x00c,a\n", "binary"),
+                                            (None, "FIFO")])
+def test_every_reader_refuses_files_that_are_not_text(capsys, tmp_path, argv, suffix,
+                                                      content, needle):
+    import os
+    data = tmp_path / f"data{suffix}"
+    if content is None:
+        os.mkfifo(data)
+    else:
+        data.write_bytes(content)
+    refused(capsys, *argv, "--data", str(data), "--steps", "1", "--out", str(tmp_path / "out"),
+            "--no-progress", needle=needle)
+    assert not (tmp_path / "out").exists()

@@ -121,3 +121,24 @@ def read_input_bytes(path: str | os.PathLike, *, what: str = "data file") -> byt
     if total > limit:
         raise RnnkitError(f"{what} '{path}' grew past the {_size(limit)} limit while being read")
     return b"".join(chunks)
+
+
+def read_input_text(path: str | os.PathLike, *, what: str = "data file", encoding: str = "utf-8",
+                    hint: str = "") -> str:
+    """The content of an input file as text: :func:`read_input_bytes`'s checks, then one-line
+    errors for a binary file (a NUL byte) and for bytes that are not valid ``encoding`` (the
+    offset of the first bad byte, and ``hint``). A UTF-8 byte-order mark is dropped."""
+    raw = read_input_bytes(path, what=what)
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise RnnkitError(f"{what} '{path}' looks binary (NUL byte at offset {nul}); give a "
+                          "text file")
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise RnnkitError(f"{what} '{path}' is not valid {encoding} (byte 0x{raw[e.start]:02x} "
+                          f"at offset {e.start})"
+                          + (f"; {hint}" if hint else "")) from None
+    except LookupError:
+        raise RnnkitError(f"unknown encoding {encoding!r}") from None
+    return text[1:] if text.startswith("\ufeff") else text

@@ -12,18 +12,14 @@ import os
 from pathlib import Path
 
 from rnnkit.data.datasets.dataset import Split
-from rnnkit.data.files import read_input_bytes
+from rnnkit.data.files import read_input_text
 from rnnkit.errors import RnnkitError
 
 
 def read_conllu(path: str | os.PathLike) -> Split:
     """Sentences as token tuples and their UPOS tag tuples."""
     path = Path(path)
-    raw = read_input_bytes(path)
-    try:
-        lines = raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise RnnkitError(f"'{path}' is not a UTF-8 CoNLL-U file") from None
+    lines = read_input_text(path).splitlines()
     sentences, tags = [], []
     words: list[str] = []
     upos: list[str] = []

@@ -24,7 +24,7 @@ from typing import Iterator
 
 from rnnkit.data.datasets.announce import warn
 from rnnkit.data.datasets.dataset import Split
-from rnnkit.data.files import read_input_bytes
+from rnnkit.data.files import read_input_text
 from rnnkit.errors import RnnkitError
 
 
@@ -32,14 +32,8 @@ def read_labelled_csv(path: str | os.PathLike, text_column: str = "text",
                       label_column: str = "label", *, encoding: str = "utf-8") -> Split:
     """Texts and labels from a CSV file with a header row."""
     path = Path(path)
-    raw = read_input_bytes(path)
-    try:
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as e:
-        raise RnnkitError(f"'{path}' is not valid {encoding} (byte offset {e.start}); "
-                          "give its encoding with --encoding, e.g. --encoding latin-1") from None
-    except LookupError:
-        raise RnnkitError(f"unknown encoding {encoding!r}") from None
+    text = read_input_text(path, encoding=encoding,
+                           hint="give its encoding with --encoding, e.g. --encoding latin-1")
     with _fields_up_to(len(text)):
         return _parse(path, csv.reader(io.StringIO(text.lstrip("\ufeff"), newline="")),
                       text_column, label_column)

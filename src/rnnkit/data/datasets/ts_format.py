@@ -23,18 +23,14 @@ import numpy as np
 
 from rnnkit.data.datasets.announce import warn
 from rnnkit.data.datasets.dataset import Split
-from rnnkit.data.files import read_input_bytes
+from rnnkit.data.files import read_input_text
 from rnnkit.errors import RnnkitError
 
 
 def read_ts(path: str | os.PathLike) -> Split:
     """Series (T, C) float32 arrays and their labels from a ``.ts`` file."""
     path = Path(path)
-    raw = read_input_bytes(path)
-    try:
-        lines = raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise RnnkitError(f"'{path}' is not a UTF-8 .ts file") from None
+    lines = read_input_text(path).splitlines()
     has_labels, in_data, channels = True, False, None
     series, labels, gaps = [], [], 0
     for number, raw in enumerate(lines, start=1):
