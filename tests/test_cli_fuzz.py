@@ -132,3 +132,14 @@ def test_every_reader_refuses_files_that_are_not_text(capsys, tmp_path, argv, su
     refused(capsys, *argv, "--data", str(data), "--steps", "1", "--out", str(tmp_path / "out"),
             "--no-progress", needle=needle)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("task,name,text", [
+    ("seq2seq", "two.tsv", "abc\tcba\nxy\tyx\n"),
+    ("tag", "one.conllu", "1\tThe\tthe\tDET\t_\t_\t_\t_\t_\t_\n\n")])
+def test_data_too_small_for_a_test_part_is_refused_not_scored_on_nothing(capsys, tmp_path,
+                                                                        task, name, text):
+    data = tmp_path / name
+    data.write_text(text, encoding="utf-8")
+    refused(capsys, "train", task, "--data", str(data), "--steps", "1", "--out",
+            str(tmp_path / "out"), "--no-progress", needle="test part")

@@ -243,7 +243,13 @@ def load_dataset(data: str, *, text_column: str = "text", label_column: str = "l
                               f"'{data}' holds {kind} data")
         return Dataset(data, kind, full, test, f"given test file {test_data}")
     if kind == "tagged":
-        return split_tagging(data, full)
-    if kind == "pairs":
-        return _pairs(data, full, test_fraction, seed)
-    return split_classification(data, kind, full, test_fraction, seed)
+        dataset = split_tagging(data, full)
+    elif kind == "pairs":
+        dataset = _pairs(data, full, test_fraction, seed)
+    else:
+        dataset = split_classification(data, kind, full, test_fraction, seed)
+    if not len(dataset.train) or not len(dataset.test):
+        part = "test" if len(dataset.train) else "training"
+        raise RnnkitError(f"'{data}' has {len(full)} examples: its {part} part "
+                          f"({dataset.split}) would be empty; give more examples")
+    return dataset
