@@ -143,3 +143,30 @@ def test_data_too_small_for_a_test_part_is_refused_not_scored_on_nothing(capsys,
     data.write_text(text, encoding="utf-8")
     refused(capsys, "train", task, "--data", str(data), "--steps", "1", "--out",
             str(tmp_path / "out"), "--no-progress", needle="test part")
+
+
+@pytest.mark.parametrize("stdin,needle", [(b"good text\n\xd0\xff bad\n", "stdin line 2"),
+                                          (b"ab\x00cd\n", "binary")])
+def test_predict_refuses_stdin_that_is_not_text(capsys, monkeypatch, run, stdin, needle):
+    import io
+    import sys
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), errors="replace"))
+    refused(capsys, "predict", str(run), "-", needle=needle)
+
+
+def test_predict_reads_utf8_stdin_whatever_the_locale(capsys, monkeypatch, run):
+    import io
+    import sys
+    text = "elma kırmızıdır\nelma\n".encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text), encoding="ascii",
+                                                       errors="surrogateescape"))
+    code, out, err = run_cli(capsys, "predict", str(run), "-", "--length", "3", "--json")
+    assert code == 0, err
+    assert [json.loads(line)["prompt"] for line in out.splitlines()] == ["elma kırmızıdır",
+                                                                         "elma"]
+
+
+@pytest.mark.parametrize("argv", [["predict", "{run}", "x", "--length", "1000001"],
+                                  ["generate", "{run}", "--length", "99999999"]])
+def test_generation_lengths_past_a_million_tokens_are_refused(capsys, run, argv):
+    refused(capsys, *[a.format(run=run) for a in argv], needle="at most 1,000,000")

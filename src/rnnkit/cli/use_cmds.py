@@ -88,12 +88,29 @@ def _options(args: argparse.Namespace, *drop: str) -> dict:
             if k not in ("handler", "parser", "command", "run", *drop)}
 
 
+def _stdin_lines() -> list[str]:
+    """stdin's lines as UTF-8 text, whatever the locale says (a C locale would let bytes that
+    are not text through as surrogates); binary or wrongly encoded input refused in one line."""
+    raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise RnnkitError(f"stdin looks binary (NUL byte at offset {nul}); give UTF-8 text, "
+                          "one input per line")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise RnnkitError(f"stdin line {line} is not valid UTF-8 (byte 0x{raw[e.start]:02x}); "
+                          "give UTF-8 text, one input per line") from None
+    return text.removeprefix("\ufeff").splitlines()
+
+
 def read_inputs(items: list[str]) -> list[str]:
     """Arguments, with '-' replaced by the lines of stdin; an empty one refused in one line."""
     out = []
     for i, item in enumerate(items, start=1):
         if item == "-":
-            out += [(f"stdin line {n}", line.rstrip("\n")) for n, line in enumerate(sys.stdin, 1)]
+            out += [(f"stdin line {n}", line) for n, line in enumerate(_stdin_lines(), 1)]
         else:
             out.append((f"argument {i}", item))
     for where, text in out:

@@ -36,7 +36,7 @@ from rnnkit.models.sizing import build_checked
 from rnnkit.tasks import condgen_eval
 from rnnkit.tasks.base import Task, epochs_of, train_config
 from rnnkit.tasks.flags import (add_csv_flags, add_sampling_flags, add_split_seed_flag,
-                                add_test_split_flags, positive_int)
+                                add_test_split_flags, positive_generation_length, positive_int)
 from rnnkit.train.loop import evaluate_loss
 from rnnkit.train.losses import seq_loss
 from rnnkit.train.run import RunResult, RunSetup, RunSpec
@@ -192,7 +192,7 @@ class CondGenTask(Task):
             raise RnnkitError(f"the model config is not one this version knows ({e})") from None
 
     def add_predict_flags(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("--max-length", type=positive_int, metavar="N",
+        p.add_argument("--max-length", type=positive_generation_length, metavar="N",
                        help="symbols at most; reaching it is marked truncated (32)")
         add_sampling_flags(p)
 
@@ -216,7 +216,7 @@ class CondGenTask(Task):
         p.add_argument("--condition", metavar="C", help="the condition (e.g. a locale: tr_TR)")
         p.add_argument("--count", type=positive_int, metavar="N",
                        help="outputs to generate, one per line (1)")
-        p.add_argument("--max-length", type=positive_int, metavar="N",
+        p.add_argument("--max-length", type=positive_generation_length, metavar="N",
                        help="symbols at most; reaching it is marked truncated (32)")
         add_sampling_flags(p)
 

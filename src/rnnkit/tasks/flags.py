@@ -34,6 +34,25 @@ def nonnegative_int(text: str) -> int:
     return _int(text, 0, "an integer >= 0")
 
 
+MAX_GENERATED = 1_000_000     # tokens one command generates per prompt (hours on a CPU)
+
+
+def generation_length(text: str) -> int:
+    """``--length`` / ``--max-length`` of generation: 0 .. MAX_GENERATED tokens."""
+    value = _int(text, 0, "an integer >= 0")
+    if value > MAX_GENERATED:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_GENERATED:,} tokens, got "
+                                         f"{value:,}")
+    return value
+
+
+def positive_generation_length(text: str) -> int:
+    value = generation_length(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def _float(text: str) -> float:
     try:
         value = float(text)

@@ -14,13 +14,13 @@ from rnnkit.data.word_tokenizer import words_of
 from rnnkit.errors import RnnkitError
 from rnnkit.infer import SamplingConfig, generate_tokens
 from rnnkit.infer.stopping import GenerationLimits, StopWatcher
-from rnnkit.tasks.flags import add_sampling_flags, nonnegative_int, positive_int
+from rnnkit.tasks.flags import add_sampling_flags, generation_length, positive_int
 from rnnkit.train.loop import evaluate_loss
 from rnnkit.train.losses import lm_loss
 
 
 def add_predict_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--length", type=nonnegative_int, metavar="N",
+    p.add_argument("--length", type=generation_length, metavar="N",
                    help="tokens to generate after each prompt (500)")
     add_sampling_flags(p)
 
@@ -72,7 +72,7 @@ def predict(model, tokenizer, inputs: list[str], *, length: int = 500,
 
 def add_generate_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", help="text to continue (default: a newline)")
-    p.add_argument("--length", type=nonnegative_int, metavar="N",
+    p.add_argument("--length", type=generation_length, metavar="N",
                    help="tokens to generate (500)")
     add_sampling_flags(p)
 

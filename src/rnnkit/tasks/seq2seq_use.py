@@ -12,7 +12,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.infer.seq2seq_score import score, summary_line
 from rnnkit.models.seq2seq_ensemble import ensemble_of
 from rnnkit.models.seq2seq_search import DEFAULT_ALPHA, beam_search, greedy_decode
-from rnnkit.tasks.flags import nonnegative_float, positive_int
+from rnnkit.tasks.flags import nonnegative_float, positive_generation_length, positive_int
 from rnnkit.train.run_folder import read_run_config, write_json
 
 
@@ -40,7 +40,7 @@ def add_predict_flags(p: argparse.ArgumentParser) -> None:
     add_beam_flags(p)
     p.add_argument("--nbest", type=positive_int, metavar="N",
                    help="print the N best beam outputs (1)")
-    p.add_argument("--max-length", type=positive_int, metavar="N",
+    p.add_argument("--max-length", type=positive_generation_length, metavar="N",
                    help="output symbols at most; reaching it is marked truncated (50)")
     p.add_argument("--attention-png", metavar="FILE",
                    help="save the attention map of the best output as PNG")
