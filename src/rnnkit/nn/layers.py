@@ -30,8 +30,9 @@ Three paths compute the same numbers. ``"loop"`` runs each cell's ``step`` over 
 fastest measured for the cell and device (:func:`~rnnkit.nn.fast.dispatch.auto_path`), and the
 fused path (or the loop, for what the kernels lack) while ``torch.compile`` or
 ``torch.jit.trace`` trace the layer, and ``"scan"`` while ``torch.export`` does (one traced loop
-over any number of steps, with lengths: :mod:`rnnkit.nn.traced`; ``"explicit"`` becomes it too); ``torch.jit.script`` scripts the fused path on the same
-parameters (:meth:`StackedRecurrent.__prepare_scriptable__`).
+over any number of steps, with lengths: :mod:`rnnkit.nn.traced`; ``"explicit"`` becomes it
+too); ``torch.jit.script`` scripts the fused path on the same parameters
+(:meth:`StackedRecurrent.__prepare_scriptable__`).
 
 ``layer_norm`` (LSTM, :mod:`rnnkit.nn.ln_lstm`) and ``recurrent_dropout`` (variational dropout:
 one (B, H) mask per layer, direction and batch, drawn at each training forward, on h_{t-1} where

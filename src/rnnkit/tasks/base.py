@@ -122,6 +122,12 @@ class Task:
         raise RnnkitError(f"rnnkit generate needs a language model or a conditional generator; "
                           f"'{run_dir}' is a {self.name} run (use rnnkit predict)")
 
+    def portable_graphs(self, model: nn.Module) -> list:
+        """The graphs ``rnnkit export`` writes of this task's model: a list of
+        :class:`rnnkit.models.portable.Graph`."""
+        raise RnnkitError(f"rnnkit export covers lm, classify, tag and seq2seq runs; this is a "
+                          f"{self.name} run")
+
     def add_diagnose_flags(self, p: argparse.ArgumentParser) -> None:
         """``rnnkit diagnose RUN ...`` flags beyond --batch-size (tasks with ``can_diagnose``)."""
 

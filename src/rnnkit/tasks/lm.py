@@ -25,6 +25,7 @@ from rnnkit.data.lm_corpus import BUILTIN, PTB, read_corpus, read_test_text, spl
 from rnnkit.data.tokenizers import LEVELS, Tokenizer, build_tokenizer, tokenizer_from_dict
 from rnnkit.errors import RnnkitError
 from rnnkit.models import LanguageModel, LMConfig
+from rnnkit.models.portable import lm_graphs
 from rnnkit.models.sizing import build_checked
 from rnnkit.tasks import lm_use
 from rnnkit.tasks.base import Task, epochs_of, train_config
@@ -167,6 +168,8 @@ class LanguageModelTask(Task):
 
     def report(self, result: RunResult, spec: RunSpec) -> int:
         return lm_use.report(result, spec, describe)
+
+    portable_graphs = staticmethod(lm_graphs)   # rnnkit export's graphs
 
     def from_meta(self, meta: dict):
         config = config_from(LMConfig, meta.get("model"), "the model config")
