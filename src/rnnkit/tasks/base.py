@@ -118,7 +118,9 @@ class Task:
     def add_generate_flags(self, p: argparse.ArgumentParser) -> None:
         """``rnnkit generate RUN ...`` flags (tasks with ``can_generate``)."""
 
-    def generate(self, run_dir: Path, options: dict) -> int:
+    def generate(self, run_dir: Path, options: dict, *, loaded: tuple | None = None) -> int:
+        """Stream generated text; ``loaded`` is (model, codec) from another backend (the
+        onnxruntime one), else the run is loaded from ``run_dir``."""
         raise RnnkitError(f"rnnkit generate needs a language model or a conditional generator; "
                           f"'{run_dir}' is a {self.name} run (use rnnkit predict)")
 

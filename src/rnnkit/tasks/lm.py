@@ -188,8 +188,8 @@ class LanguageModelTask(Task):
     def evaluate(self, run_dir: Path, config: dict, options: dict) -> int:
         return lm_use.evaluate(run_dir, config, options, describe)
 
-    def generate(self, run_dir: Path, options: dict) -> int:
-        return lm_use.generate(run_dir, options)
+    def generate(self, run_dir: Path, options: dict, *, loaded: tuple | None = None) -> int:
+        return lm_use.generate(run_dir, options, loaded=loaded)
 
     def diagnosis_batch(self, run_dir, config, model, codec, batch_size, options):
         return lm_use.diagnosis_batch(config, model, codec, batch_size, options)
