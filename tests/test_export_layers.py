@@ -109,8 +109,8 @@ def test_torch_export_takes_every_layer_with_dynamic_batch_time_and_lengths(name
             assert (a - b).abs().max() <= 1e-5
 
 
-@pytest.mark.parametrize("name", ["lstm", "layer-norm-lstm", "lstm-recurrent-dropout", "gru",
-                                  "mingru"])
+@pytest.mark.parametrize("name", ["lstm", "layer-norm-lstm", *(pytest.param(
+    n, marks=pytest.mark.slow) for n in ("lstm-recurrent-dropout", "gru", "mingru"))])
 def test_torch_export_traces_the_training_mode_too(name):
     torch.manual_seed(2)
     layer = LAYERS[name]()

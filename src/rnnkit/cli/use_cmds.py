@@ -107,6 +107,8 @@ def _load(args: argparse.Namespace) -> tuple:
     """(model, codec) of RUN on ``--backend``."""
     if getattr(args, "backend", "torch") == "onnxruntime":
         return load_portable(args.run)
+    if (Path(args.run) / MANIFEST).is_file() and not (Path(args.run) / "config.json").is_file():
+        raise RnnkitError(f"'{args.run}' is an export folder: add --backend onnxruntime")
     return load(args.run)
 
 
@@ -166,7 +168,8 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def generate(args: argparse.Namespace) -> int:
     task = task_named(run_config(args.run)["task"])
-    loaded = _load(args) if getattr(args, "backend", "torch") == "onnxruntime" else None
+    loaded = _load(args) if (Path(args.run) / MANIFEST).is_file() or \
+        getattr(args, "backend", "torch") == "onnxruntime" else None
     return task.generate(Path(args.run), _options(args), loaded=loaded)
 
 

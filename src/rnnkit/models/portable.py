@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.export import Dim
 
 from rnnkit.errors import RnnkitError
-from rnnkit.models.encoders import STATELESS
+from rnnkit.models.encoders import MINIMAL, RECURRENT
 from rnnkit.models.seq2seq import Encoded, Seq2Seq
 
 # Example sizes of the dynamic axes when a graph is traced (distinct, and >= 2: torch.export
@@ -102,9 +102,10 @@ class Graph:
 def state_ports(encoder: nn.Module, suffix: str) -> tuple[Port, ...]:
     """``h`` and, for an LSTM, ``c`` of a recurrent encoder, each (L*D, batch, width)."""
     config = encoder.config
-    if getattr(config, "cell", None) in STATELESS or not hasattr(config, "num_layers"):
+    if getattr(config, "cell", None) not in (*RECURRENT.values(), *MINIMAL):
+        kind = type(encoder).__name__
         raise RnnkitError(f"rnnkit export covers the recurrent cells (lstm, gru, rnn, mingru, "
-                          f"minlstm); this model's encoder is {config.cell}")
+                          f"minlstm); this model's encoder is a {kind}, which has none")
     D = 2 if getattr(config, "bidirectional", False) else 1
     rows = config.num_layers * D
     if config.cell != "lstm":
