@@ -40,7 +40,8 @@ def build(head: str, cell: str):
         return Tagger(TaggerConfig(num_tags=4, vocab_size=13, char_vocab_size=9, word_embed=6,
                                    char_embed=3, char_hidden=4, hidden_size=7, cell=cell,
                                    bidirectional=both))
-    return Seq2Seq(Seq2SeqConfig(source_vocab=12, target_vocab=10, cell=cell, decoder_cell=cell,
+    encoder = cell if both else "gru"                    # minimal cells decode only here
+    return Seq2Seq(Seq2SeqConfig(source_vocab=12, target_vocab=10, cell=encoder, decoder_cell=cell,
                                  embed_size=6, hidden_size=7, decoder_size=8,
                                  attention="additive", attention_size=5))
 
