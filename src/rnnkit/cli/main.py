@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from rnnkit.cli import bench_cmd, datasets_cmd, experiment_cmd, serve_cmd, train_cmd, use_cmds
+from rnnkit.cli import (bench_cmd, datasets_cmd, experiment_cmd, export_cmd, serve_cmd,
+                        train_cmd, use_cmds)
 from rnnkit.cli.parser import Parser, parse
 from rnnkit.errors import Interrupted, RnnkitError
 
@@ -21,7 +22,7 @@ def build_parser(skip: str | None = None) -> Parser:
     for name in use_cmds.COMMANDS:
         if name != skip:
             use_cmds.add_command(commands, name)
-    for module in (serve_cmd, datasets_cmd, experiment_cmd, bench_cmd):
+    for module in (export_cmd, serve_cmd, datasets_cmd, experiment_cmd, bench_cmd):
         module.add_parser(commands)
     return parser
 

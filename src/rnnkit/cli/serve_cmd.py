@@ -43,6 +43,9 @@ def add_parser(commands) -> None:
                    help="open sessions; more answer 429 (10000)")
     p.add_argument("--drain", type=float, metavar="S", default=60.0,
                    help="seconds the streams in flight get to finish at SIGTERM (60)")
+    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                   help="torch: the runs' weights; onnxruntime: their ONNX exports (export "
+                        "folders, or run folders holding export-onnx/, from rnnkit export)")
     p.add_argument("--threads", type=positive_int, metavar="N",
                    help="torch threads (default: torch's choice)")
     p.set_defaults(handler=run)
@@ -75,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     config = ServeConfig(host=args.host, port=args.port, token=args.token,
                          state_dir=args.state_dir, batched=not args.no_batching,
                          max_streams=args.max_streams, max_sessions=args.max_sessions,
-                         drain_seconds=args.drain)
+                         drain_seconds=args.drain, backend=args.backend)
     if not _loopback(args.host) and args.token is None:
         print(f"rnnkit: note: listening on {args.host} without --token: whoever reaches this "
               "port can use the models", file=sys.stderr)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from rnnkit.cli.parser import Parser
 from rnnkit.errors import RnnkitError
+from rnnkit.export.folder import MANIFEST, read_manifest
+from rnnkit.export.runtime import load_portable
 from rnnkit.tasks import TASKS, load, task_named
 from rnnkit.tasks.flags import positive_int
 from rnnkit.train.run_folder import read_run_config
@@ -31,6 +33,8 @@ COMMANDS = {
     "generate": "stream text from a language model or a conditional generator",
     "diagnose": "gradient flow of a trained run (lm, classify, tag)",
 }
+
+BACKENDS = ("torch", "onnxruntime")      # what --backend runs: the weights, or the ONNX export
 
 
 def add_command(commands, name: str, task=None) -> Parser:
@@ -45,6 +49,10 @@ def add_command(commands, name: str, task=None) -> Parser:
                        help="text to label, sentence to tag, prompt or source to decode; '-' "
                             "reads one per line from stdin (a time-series run: .ts files)")
         p.add_argument("--json", action="store_true", help="print one JSON object per input")
+    if name in ("predict", "generate"):
+        p.add_argument("--backend", choices=BACKENDS,
+                       help="torch: the run's weights; onnxruntime: its ONNX export (RUN is the "
+                            "export folder, or a run folder holding export-onnx/) (torch)")
     if name == "diagnose":
         p.add_argument("--batch-size", type=positive_int, metavar="B",
                        help="sequences averaged over (8)")
@@ -70,7 +78,7 @@ def parser_for(argv: list[str]) -> Parser:
                 probe.add_argument(*action.option_strings, dest=action.dest,
                                    nargs=action.nargs)
     args, _ = probe.parse_known_args(argv[1:])
-    config = read_run_config(args.run)
+    config = run_config(args.run)
     task = task_named(config.get("task"), f"'{args.run}'")
     if name == "generate" and not task.can_generate:
         task.generate(Path(args.run), {})
@@ -85,7 +93,23 @@ def parser_for(argv: list[str]) -> Parser:
 
 def _options(args: argparse.Namespace, *drop: str) -> dict:
     return {k: v for k, v in vars(args).items()
-            if k not in ("handler", "parser", "command", "run", *drop)}
+            if k not in ("handler", "parser", "command", "run", "backend", *drop)}
+
+
+def run_config(run: str) -> dict:
+    """RUN's config.json; for an export folder (manifest.json and no config.json), its task."""
+    if (Path(run) / MANIFEST).is_file() and not (Path(run) / "config.json").is_file():
+        return {"task": read_manifest(run)["task"]}
+    return read_run_config(run)
+
+
+def _load(args: argparse.Namespace) -> tuple:
+    """(model, codec) of RUN on ``--backend``."""
+    if getattr(args, "backend", "torch") == "onnxruntime":
+        return load_portable(args.run)
+    if (Path(args.run) / MANIFEST).is_file() and not (Path(args.run) / "config.json").is_file():
+        raise RnnkitError(f"'{args.run}' is an export folder: add --backend onnxruntime")
+    return load(args.run)
 
 
 def _stdin_lines() -> list[str]:
@@ -122,8 +146,8 @@ def read_inputs(items: list[str]) -> list[str]:
 
 
 def predict(args: argparse.Namespace) -> int:
-    task = task_named(read_run_config(args.run)["task"])
-    model, codec = load(args.run)
+    task = task_named(run_config(args.run)["task"])
+    model, codec = _load(args)
     options = _options(args, "inputs", "json", "attention_png")
     png = getattr(args, "attention_png", None)
     if png is not None:
@@ -160,8 +184,10 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def generate(args: argparse.Namespace) -> int:
-    config = read_run_config(args.run)
-    return task_named(config["task"]).generate(Path(args.run), _options(args))
+    task = task_named(run_config(args.run)["task"])
+    loaded = _load(args) if (Path(args.run) / MANIFEST).is_file() or \
+        getattr(args, "backend", "torch") == "onnxruntime" else None
+    return task.generate(Path(args.run), _options(args), loaded=loaded)
 
 
 def diagnose(args: argparse.Namespace) -> int:

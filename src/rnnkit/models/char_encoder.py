@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnkit.models.encoders import RECURRENT, build_encoder
+from rnnkit.nn.traced import is_exporting
 
 
 class CharEncoder(nn.Module):
@@ -30,8 +31,9 @@ class CharEncoder(nn.Module):
     def forward(self, chars: Tensor) -> Tensor:
         """chars (N, W) ids, 0 = padding, each row at least one character -> (N, D*H_c)."""
         lengths = (chars != 0).sum(1).clamp(min=1)                          # (N,)
-        W = int(lengths.max())
-        chars = chars[:, :W]
+        if not is_exporting():       # a traced graph keeps every column: W is not a value there
+            chars = chars[:, :int(lengths.max())]
+        W = chars.shape[1]
         out, _ = self.rnn(self.embed(chars), lengths=lengths.cpu())         # (N, W, D*H_c)
         real = torch.arange(W, device=chars.device)[None, :] < lengths[:, None]
         return out.masked_fill(~real[..., None], float("-inf")).amax(1)     # (N, D*H_c)

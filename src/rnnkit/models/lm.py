@@ -82,8 +82,11 @@ class LanguageModel(nn.Module):
             nn.init.zeros_(self.head.bias)
             self.head.weight = self.embed.weight
 
-    def forward(self, tokens: Tensor, state=None) -> tuple[Tensor, object]:
-        """tokens (B, T) -> (logits (B, T, V), state in the recurrent layer's layout)."""
+    def forward(self, tokens: Tensor, state=None, *,
+                lengths: Tensor | None = None) -> tuple[Tensor, object]:
+        """tokens (B, T) -> (logits (B, T, V), state in the recurrent layer's layout).
+        ``lengths`` (B,): a right-padded batch; the state is each row's at its last real token
+        and the logits past it are the head's bias (the layer's outputs there are zero)."""
         x = self.drop(self.embed(tokens))                # (B, T, E)
-        h, state = self.rnn(x, state)                    # (B, T, H)
+        h, state = self.rnn(x, state, **({} if lengths is None else {"lengths": lengths}))
         return self.head(self.drop(h)), state            # (B, T, V)

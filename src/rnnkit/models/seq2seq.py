@@ -44,6 +44,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.attention import KINDS, Attention
 from rnnkit.models.bridge import StateBridge, check_decoder_cell, top_hidden
 from rnnkit.models.encoders import build_encoder, check_cell, positional_options
+from rnnkit.nn.traced import is_exporting
 
 CAUSAL_ONLY = ("mlp", "cnn")   # encoders without a bidirectional form: read left to right
 
@@ -92,6 +93,8 @@ def trim_source(source: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Right-padded ids (B, S') -> (ids cut to the longest row (B, S), lengths (B,), mask (B, S)
     True at real positions); one-line error for an empty row."""
     lengths = (source != 0).sum(-1)                                         # (B,)
+    if is_exporting():              # the check and the cut need values: a traced graph keeps S
+        return source, lengths, source != 0
     if int(lengths.min()) < 1:
         raise RnnkitError("a source sequence is empty")
     source = source[:, : int(lengths.max())]

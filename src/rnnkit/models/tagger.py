@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from rnnkit.errors import RnnkitError
 from rnnkit.models.char_encoder import CharEncoder
 from rnnkit.models.encoders import build_encoder, check_cell, positional_options
+from rnnkit.nn.traced import is_exporting
 
 UNK_ID = 1  # the Vocab's unknown id (rnnkit.data.vocab.UNK)
 
@@ -92,9 +93,21 @@ class Tagger(nn.Module):
             word_ids = torch.where(drop & (word_ids > UNK_ID), UNK_ID, word_ids)
         x = self.embed(word_ids)                                            # (B, T, E)
         if self.chars is not None:
-            real = word_ids != 0                                            # (B, T)
-            char_x = x.new_zeros(*word_ids.shape, self.chars.output_size)   # (B, T, D*H_c)
-            char_x[real] = self.chars(inputs[..., 1:][real])                # (N real, D*H_c)
-            x = torch.cat([x, char_x], dim=-1)                              # (B, T, E + D*H_c)
+            x = torch.cat([x, self.char_features(inputs, x)], dim=-1)       # (B, T, E + D*H_c)
         h, state = self.rnn(self.drop(x), state, lengths=lengths)           # (B, T, D*H)
         return self.head(self.drop(h)), state                               # (B, T, K)
+
+    def char_features(self, inputs: Tensor, like: Tensor) -> Tensor:
+        """The character encoder's vector of each real word (non-zero id), zeros elsewhere:
+        inputs (B, T, 1 + W) -> (B, T, D*H_c), in ``like``'s dtype. While ``torch.export``
+        traces the model, every position's characters are encoded and the padding ones zeroed
+        (the same numbers: selecting the real words needs their count, a value a traced graph
+        does not know)."""
+        real = inputs[..., 0] != 0                                          # (B, T)
+        if is_exporting():
+            B, T, width = inputs.shape
+            chars = self.chars(inputs[..., 1:].reshape(B * T, width - 1))  # (B*T, D*H_c)
+            return torch.where(real[..., None], chars.view(B, T, -1), 0.0)
+        char_x = like.new_zeros(*real.shape, self.chars.output_size)       # (B, T, D*H_c)
+        char_x[real] = self.chars(inputs[..., 1:][real])                    # (N real, D*H_c)
+        return char_x

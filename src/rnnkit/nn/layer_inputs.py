@@ -66,7 +66,8 @@ class LayerInputs:
         lengths = torch.as_tensor(lengths)
         if lengths.shape != (batch,):
             raise RnnkitError(f"lengths must have shape ({batch},), got {tuple(lengths.shape)}")
-        if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > steps):
+        if lengths.numel() and not torch.compiler.is_exporting() and (
+                int(lengths.min()) < 1 or int(lengths.max()) > steps):   # values: not traced
             raise RnnkitError(f"lengths must lie in [1, {steps}], got {lengths.tolist()}")
         return lengths
 

@@ -28,9 +28,11 @@ Three paths compute the same numbers. ``"loop"`` runs each cell's ``step`` over 
 ``"explicit"`` runs each layer and direction as one autograd node with a hand-written backward
 (the time loops compiled where they could be built, in Python otherwise). ``"auto"`` picks the
 fastest measured for the cell and device (:func:`~rnnkit.nn.fast.dispatch.auto_path`), and the
-fused path (or the loop, for what the kernels lack) while ``torch.compile``, ``torch.export`` or
-``torch.jit.trace`` trace the layer; ``torch.jit.script`` scripts the fused path on the same
-parameters (:meth:`StackedRecurrent.__prepare_scriptable__`).
+fused path (or the loop, for what the kernels lack) while ``torch.compile`` or
+``torch.jit.trace`` trace the layer, and ``"scan"`` while ``torch.export`` does (one traced loop
+over any number of steps, with lengths: :mod:`rnnkit.nn.traced`; ``"explicit"`` becomes it
+too); ``torch.jit.script`` scripts the fused path on the same parameters
+(:meth:`StackedRecurrent.__prepare_scriptable__`).
 
 ``layer_norm`` (LSTM, :mod:`rnnkit.nn.ln_lstm`) and ``recurrent_dropout`` (variational dropout:
 one (B, H) mask per layer, direction and batch, drawn at each training forward, on h_{t-1} where
@@ -70,6 +72,7 @@ from rnnkit.nn.torch_conversion import TORCH_MODES, TorchConversion
 from rnnkit.nn.ln_lstm import LayerNormLSTMCell
 from rnnkit.nn.lstm import LSTMCell
 from rnnkit.nn.recurrence import scan
+from rnnkit.nn.traced import is_exporting, traced_scan
 
 # The cells' parameter names before they took torch.nn's (state_dicts saved then still load).
 OLD_NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
@@ -208,6 +211,8 @@ class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
     def path(self) -> str:
         """The path ``forward`` takes now: ``config.path``, with ``"auto"`` resolved for this
         device and grad mode (:func:`~rnnkit.nn.fast.dispatch.auto_path`)."""
+        if self.config.path == "explicit" and is_exporting():
+            return "scan"                                # the explicit loops cannot be traced
         if self.config.path != "auto":
             return self.config.path
         needs_explicit = self.config.layer_norm or (self.config.recurrent_dropout > 0.0
@@ -271,8 +276,7 @@ class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
             return dispatch.fused(self, input, hx, lengths)
         batch_first = self.config.batch_first
         x = input if batch_first else input.transpose(0, 1)           # (B, T, I)
-        run_direction = scan if path == "loop" else dispatch.explicit_scan
-        output, finals = self.run_layers(x, hx, lengths, run_direction)  # (B, T, D*H)
+        output, finals = self.run_layers(x, hx, lengths, RUN_DIRECTION[path])  # (B, T, D*H)
         if not batch_first:
             output = output.transpose(0, 1).contiguous()             # (T, B, D*H)
         return output, finals
@@ -291,8 +295,7 @@ class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
                 finals = tuple(h.index_select(1, unsorted_indices) for h in finals)
         else:
             x, lengths = pad_packed_sequence(packed, batch_first=True)   # (B, T, I), caller's order
-            output, finals = self.run_layers(x, hx, lengths, scan if self.path == "loop"
-                                             else dispatch.explicit_scan)
+            output, finals = self.run_layers(x, hx, lengths, RUN_DIRECTION[self.path])
             if sorted_indices is not None:
                 output = output.index_select(0, sorted_indices)
                 lengths = lengths[sorted_indices.cpu()]
@@ -366,6 +369,8 @@ class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
         return kind(self)
 
 
+# How each path other than "fused" runs one layer and direction (scan's contract).
+RUN_DIRECTION = {"loop": scan, "explicit": dispatch.explicit_scan, "scan": traced_scan}
 TORCH_PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 OLD_NAME_OF = {new: old for old, new in OLD_NAMES.items()}
 

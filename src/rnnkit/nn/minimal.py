@@ -20,6 +20,9 @@ is one matrix product, and the recurrence runs in one of two modes
   dominates).
 - ``"auto"``: sequential on CPU, parallel on any other device.
 
+While ``torch.export`` traces the layer, whatever the mode, the step ``lerp`` runs in one traced
+loop over any number of steps (:mod:`rnnkit.nn.traced`).
+
 Right-padded batches: with ``lengths`` (B,), outputs at t >= lengths[b] are zero and the final
 state is h at each sequence's last real step. The recurrence is causal, so the padded steps,
 computed like any others, never reach a real one.
@@ -39,6 +42,7 @@ from torch import Tensor, nn
 from rnnkit.errors import RnnkitError
 from rnnkit.nn.config import check_layer_sizes
 from rnnkit.nn.linear_recurrence import lerp_scan, log_space_scan
+from rnnkit.nn.traced import is_exporting, traced_scan_projected
 
 MINIMAL_CELLS = ("mingru", "minlstm")
 MODES = ("auto", "sequential", "parallel")
@@ -139,13 +143,21 @@ class MinimalCell(nn.Module):
         if h0 is None:
             h0 = self.initial_state(x.shape[0], dtype=x.dtype, device=x.device)
         xp = self.project_input(x)                       # (B, T, G*H)
-        if resolve_mode(mode, x.device) == "parallel":
+        if is_exporting():                               # one traced loop over any T
+            h, _ = traced_scan_projected(_lerp_step, self.gates(xp), h0)
+        elif resolve_mode(mode, x.device) == "parallel":
             h = log_space_scan(*self.log_gates(xp), h0)
         else:
             h = lerp_scan(*self.gates(xp), h0)           # (B, T, H)
         if lengths is None:
             return h, h[:, -1]
         return mask_padded(h, lengths)
+
+
+def _lerp_step(zc_t: tuple[Tensor, Tensor], h: Tensor) -> tuple[Tensor, Tensor]:
+    """h_t = lerp(h_{t-1}, c_t, z_t), the step of both cells; zc_t = (z_t, c_t), each (B, H)."""
+    h = torch.lerp(h, zc_t[1], zc_t[0])
+    return h, h
 
 
 class MinimalRecurrent(nn.Module):
@@ -201,7 +213,8 @@ class MinimalRecurrent(nn.Module):
             return
         if lengths.shape != (B,):
             raise RnnkitError(f"lengths must have shape ({B},), got {tuple(lengths.shape)}")
-        if lengths.numel() and (int(lengths.min()) < 1 or int(lengths.max()) > T):
+        if lengths.numel() and not is_exporting() and (
+                int(lengths.min()) < 1 or int(lengths.max()) > T):     # values: not traced
             raise RnnkitError(f"lengths must lie in [1, {T}], got {lengths.tolist()}")
 
     def forward(self, x: Tensor, state: Tensor | None = None, *,

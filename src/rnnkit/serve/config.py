@@ -15,6 +15,8 @@ class ServeConfig:
     token: str | None = None         # bearer token every endpoint but /ping and / requires
     state_dir: str | None = None     # sessions.db lives here; None: sessions end with the process
     batched: bool = True             # one batched cell step for all streams of a model
+    backend: str = "torch"           # "torch": the runs' weights; "onnxruntime": their ONNX
+                                     # exports (rnnkit export), run by ONNX Runtime
     max_body_bytes: int = 65536      # request bodies larger than this: 413
     max_prompt_chars: int = 8192     # prompt, appended text or invocation input
     max_length: int = 2048           # tokens generated per request

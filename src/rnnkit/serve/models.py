@@ -14,6 +14,8 @@ from typing import Any
 from torch import nn
 
 from rnnkit.errors import RnnkitError
+from rnnkit.export.folder import MANIFEST
+from rnnkit.export.runtime import PortableModel, load_portable
 from rnnkit.serve.config import ServeConfig
 from rnnkit.serve.engine import Decoder
 from rnnkit.tasks import Task, load, task_named
@@ -38,7 +40,8 @@ class Served:
         """What ``GET /v1/models`` says about it."""
         config = getattr(self.model, "config", None)
         out = {"id": self.name, "task": self.task.name, "cell": getattr(config, "cell", None),
-               "generate": self.decoder is not None, "sessions": self.decoder is not None}
+               "generate": self.decoder is not None, "sessions": self.decoder is not None,
+               "backend": "onnxruntime" if isinstance(self.model, PortableModel) else "torch"}
         if self.decoder is not None:
             tokenizer = self.codec
             out.update(level="char" if hasattr(tokenizer, "chars") else "word",
@@ -52,13 +55,17 @@ def runs_in(folder: str | Path) -> list[Path]:
     """A run folder itself, or the run folders directly inside ``folder`` (a model directory
     such as SageMaker's /opt/ml/model may hold one run or several)."""
     folder = Path(folder)
-    if (folder / MODEL_FILE).is_file():
+    if _is_run(folder):
         return [folder]
-    runs = sorted(p for p in folder.iterdir() if (p / MODEL_FILE).is_file()) \
-        if folder.is_dir() else []
+    runs = sorted(p for p in folder.iterdir() if _is_run(p)) if folder.is_dir() else []
     if not runs:
         raise RnnkitError(f"'{folder}' holds no run ({MODEL_FILE} in it or in a folder in it)")
     return runs
+
+
+def _is_run(folder: Path) -> bool:
+    """A run folder, or an export folder (rnnkit export) for the onnxruntime backend."""
+    return (folder / MODEL_FILE).is_file() or (folder / MANIFEST).is_file()
 
 
 def resolve_runs(runs: list[str]) -> list[Path]:
@@ -76,8 +83,12 @@ def load_served(runs: list[Path], config: ServeConfig) -> dict[str, Served]:
     """Load every run; names are the folders' names (a repeated one gets -2, -3, ...)."""
     served: dict[str, Served] = {}
     for run_dir in runs:
-        task = task_named(read_run_config(run_dir).get("task"), f"'{run_dir}'")
-        model, codec = load(run_dir)
+        if config.backend == "onnxruntime":
+            model, codec = load_portable(run_dir)
+            task = task_named(model.manifest["task"])
+        else:
+            task = task_named(read_run_config(run_dir).get("task"), f"'{run_dir}'")
+            model, codec = load(run_dir)
         decoder = None
         if task.name == "lm":
             decoder = Decoder(model, codec, batched=config.batched,

@@ -120,9 +120,17 @@ class Task:
     def add_generate_flags(self, p: argparse.ArgumentParser) -> None:
         """``rnnkit generate RUN ...`` flags (tasks with ``can_generate``)."""
 
-    def generate(self, run_dir: Path, options: dict) -> int:
+    def generate(self, run_dir: Path, options: dict, *, loaded: tuple | None = None) -> int:
+        """Stream generated text; ``loaded`` is (model, codec) from another backend (the
+        onnxruntime one), else the run is loaded from ``run_dir``."""
         raise RnnkitError(f"rnnkit generate needs a language model or a conditional generator; "
                           f"'{run_dir}' is a {self.name} run (use rnnkit predict)")
+
+    def portable_graphs(self, model: nn.Module) -> list:
+        """The graphs ``rnnkit export`` writes of this task's model: a list of
+        :class:`rnnkit.models.portable.Graph`."""
+        raise RnnkitError(f"rnnkit export covers lm, classify, tag and seq2seq runs; this is a "
+                          f"{self.name} run")
 
     def add_diagnose_flags(self, p: argparse.ArgumentParser) -> None:
         """``rnnkit diagnose RUN ...`` flags beyond --batch-size (tasks with ``can_diagnose``)."""

@@ -19,6 +19,7 @@ from rnnkit.data.datasets import read_ts
 from rnnkit.errors import RnnkitError
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.pooling import POOLINGS
+from rnnkit.models.portable import classifier_graphs
 from rnnkit.models.sizing import build_checked
 from rnnkit.tasks.flags import add_csv_flags, positive_int
 from rnnkit.tasks.labelled import DEFAULTS, LabelledTask
@@ -68,6 +69,8 @@ class ClassifyTask(LabelledTask):
     def model_of(self, settings: dict):
         config = config_from(ClassifierConfig, settings, "the model config")
         return build_checked(lambda: SequenceClassifier(config), training=False)
+
+    portable_graphs = staticmethod(classifier_graphs)   # rnnkit export's graphs
 
     def loss_of(self, data, prepared):
         weight = balanced_weights(prepared.train[1], len(prepared.codec.labels)) \

@@ -220,10 +220,10 @@ class CondGenTask(Task):
                        help="symbols at most; reaching it is marked truncated (32)")
         add_sampling_flags(p)
 
-    def generate(self, run_dir: Path, options: dict) -> int:
+    def generate(self, run_dir: Path, options: dict, *, loaded: tuple | None = None) -> int:
         """Stream ``count`` outputs for ``condition``, one per line; truncation is marked."""
         from rnnkit.tasks.loading import load
-        model, codec = load(run_dir)
+        model, codec = loaded or load(run_dir)
         if not options.get("condition"):
             raise RnnkitError(f"this run is a conditional generator: give --condition, one of "
                               f"{', '.join(codec[1])}")

@@ -25,6 +25,7 @@ from rnnkit.data.lm_corpus import BUILTIN, PTB, read_corpus, read_test_text, spl
 from rnnkit.data.tokenizers import LEVELS, Tokenizer, build_tokenizer, tokenizer_from_dict
 from rnnkit.errors import RnnkitError
 from rnnkit.models import LanguageModel, LMConfig
+from rnnkit.models.portable import lm_graphs
 from rnnkit.models.sizing import build_checked
 from rnnkit.tasks import lm_use
 from rnnkit.tasks.base import Task, epochs_of, train_config
@@ -168,6 +169,8 @@ class LanguageModelTask(Task):
     def report(self, result: RunResult, spec: RunSpec) -> int:
         return lm_use.report(result, spec, describe)
 
+    portable_graphs = staticmethod(lm_graphs)   # rnnkit export's graphs
+
     def from_meta(self, meta: dict):
         config = config_from(LMConfig, meta.get("model"), "the model config")
         return build_checked(lambda: LanguageModel(config), training=False), \
@@ -185,8 +188,8 @@ class LanguageModelTask(Task):
     def evaluate(self, run_dir: Path, config: dict, options: dict) -> int:
         return lm_use.evaluate(run_dir, config, options, describe)
 
-    def generate(self, run_dir: Path, options: dict) -> int:
-        return lm_use.generate(run_dir, options)
+    def generate(self, run_dir: Path, options: dict, *, loaded: tuple | None = None) -> int:
+        return lm_use.generate(run_dir, options, loaded=loaded)
 
     def diagnosis_batch(self, run_dir, config, model, codec, batch_size, options):
         return lm_use.diagnosis_batch(config, model, codec, batch_size, options)

@@ -89,9 +89,9 @@ def stream(model, tokenizer, prompt: str, **options) -> dict:
     return result
 
 
-def generate(run_dir: Path, options: dict) -> int:
+def generate(run_dir: Path, options: dict, *, loaded: tuple | None = None) -> int:
     from rnnkit.tasks.loading import load
-    model, tokenizer = load(run_dir)
+    model, tokenizer = loaded or load(run_dir)
     options = dict(options)
     stream(model, tokenizer, options.pop("prompt", "\n"), **options)
     return 0

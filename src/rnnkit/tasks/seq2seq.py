@@ -30,6 +30,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.infer.seq2seq_score import score, summary_line
 from rnnkit.models.attention import KINDS
 from rnnkit.models.encoders import ENCODERS
+from rnnkit.models.portable import seq2seq_graphs
 from rnnkit.models.sizing import build_checked
 from rnnkit.models.transformer_seq2seq import TransformerSeq2Seq, build_seq2seq
 from rnnkit.tasks import seq2seq_use
@@ -219,6 +220,8 @@ class Seq2SeqTask(Task):
               f"{int(minutes)} min {seconds:.0f} s; {summary_line(result.test, 'greedy')}; "
               f"run folder: {result.run_dir}")
         return 0
+
+    portable_graphs = staticmethod(seq2seq_graphs)   # rnnkit export's graphs
 
     def from_meta(self, meta: dict):
         try:

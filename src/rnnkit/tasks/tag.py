@@ -15,6 +15,7 @@ import argparse
 import torch
 
 from rnnkit.errors import RnnkitError
+from rnnkit.models.portable import tagger_graphs
 from rnnkit.models.sizing import build_checked
 from rnnkit.models.tagger import Tagger, TaggerConfig
 from rnnkit.tasks.flags import probability
@@ -58,6 +59,8 @@ class TagTask(LabelledTask):
     def model_of(self, settings: dict):
         config = config_from(TaggerConfig, settings, "the model config")
         return build_checked(lambda: Tagger(config), training=False)
+
+    portable_graphs = staticmethod(tagger_graphs)   # rnnkit export's graphs
 
     def loss_of(self, data, prepared):
         return tag_loss

@@ -37,9 +37,13 @@ def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True,
     ``device``'s type, for training (``grad_enabled``, the default) or for inference
     (docs/benchmarks.md holds the measurements and the machine they were taken on).
 
-    - While ``torch.compile``/``torch.export`` (``torch.compiler.is_compiling()``) or
-      ``torch.jit.trace`` trace the layer: ``"fused"``, one traceable op (the explicit
-      Functions' compiled loops are opaque to tracers), or ``"loop"`` when ``needs_explicit``.
+    - While ``torch.export`` (or ``torch.onnx.export``) traces the layer: ``"scan"``, the
+      step traced once inside one loop over any number of timesteps, with lengths, layer norm
+      and recurrent dropout (:mod:`rnnkit.nn.traced`): the fused kernels are decomposed into
+      one copy of the step per timestep, which fixes T, and the explicit Functions' compiled
+      loops are opaque to tracers.
+    - While ``torch.compile`` or ``torch.jit.trace`` trace it: ``"fused"``, one traceable op,
+      or ``"loop"`` when ``needs_explicit``.
     - ``needs_explicit`` (layer norm, or recurrent dropout in training): ``"explicit"``, the only
       fast path that has them.
     - LSTM: ``"fused"`` everywhere: the kernel ``torch.nn.LSTM`` itself runs (oneDNN's fused
@@ -56,6 +60,8 @@ def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True,
       elementwise ops, dispatched one by one from the interpreter, cost more than
       ``torch.nn.GRU``'s C++ loop.
     """
+    if torch.compiler.is_exporting():
+        return "scan"
     if torch.compiler.is_compiling() or torch.jit.is_tracing():
         return "loop" if needs_explicit else "fused"
     if needs_explicit:
