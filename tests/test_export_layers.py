@@ -137,6 +137,23 @@ def test_the_explicit_path_becomes_the_traced_loop_under_export():
     torch.testing.assert_close(program(x, lengths)[0], module(x, lengths)[0], atol=1e-5, rtol=0)
 
 
+def test_a_layer_copies_and_saves_right_after_an_export():
+    import copy
+    import io
+    torch.manual_seed(4)
+    layer = rn.LSTM(3, 5, 2, batch_first=True).eval()
+    x = torch.randn(2, 4, 3)
+    torch.export.export(layer, (x,))           # the trace hands its fake tensors to the cells
+    twin = copy.deepcopy(layer)
+    buffer = io.BytesIO()
+    torch.save(layer, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    with torch.no_grad():
+        for other in (twin, loaded):
+            torch.testing.assert_close(other(x)[0], layer(x)[0], atol=0, rtol=0)
+
+
 @pytest.mark.parametrize("name", ["layer-norm-lstm", "gru", pytest.param(
     "minlstm", marks=pytest.mark.slow), pytest.param("rnn-relu", marks=pytest.mark.slow)])
 def test_onnx_runtime_runs_the_exported_layer_like_eager(name, tmp_path):

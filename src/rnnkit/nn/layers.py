@@ -186,6 +186,12 @@ class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
                 held[mine] = getattr(self, theirs)
         return self._cells
 
+    def __getstate__(self) -> dict:
+        """For pickling and ``copy.deepcopy``: the cells first take this layer's parameters
+        again, so nothing a trace left in them (torch.export's fake tensors) is copied."""
+        self.cells
+        return self.__dict__.copy()
+
     def reset_parameters(self) -> None:
         """``torch.nn``'s initialisation (and the forget-gate bias when it is set), in
         ``torch.nn``'s order."""

@@ -32,7 +32,6 @@ from typing import Callable
 
 import torch
 from torch import Tensor
-from torch._higher_order_ops.scan import scan as torch_scan
 
 from rnnkit.nn.cell import RecurrentCell, State
 from rnnkit.nn.recurrence import tree_where, valid_mask
@@ -41,9 +40,22 @@ from rnnkit.nn.recurrence import tree_where, valid_mask
 Step = Callable[[object, State], tuple[Tensor, State]]
 
 
+def _torch_scan():
+    """PyTorch's ``scan`` operator, imported when an export needs it: it is private API that
+    older torch releases (rnnkit supports torch >= 2.4) do not have."""
+    try:
+        from torch._higher_order_ops.scan import scan
+    except ImportError:
+        from rnnkit.errors import RnnkitError
+        raise RnnkitError(f"exporting a recurrent loop needs torch's scan operator, which torch "
+                          f"{torch.__version__} lacks; upgrade torch (tested: 2.13)") from None
+    return scan
+
+
 def is_exporting() -> bool:
     """Whether ``torch.export`` (or ``torch.onnx.export``) is tracing the caller now."""
-    return torch.compiler.is_exporting()
+    probe = getattr(torch.compiler, "is_exporting", None)    # torch >= 2.5; older: never
+    return bool(probe is not None and probe())
 
 
 def _clone(state: State) -> State:
@@ -76,7 +88,7 @@ def traced_scan_projected(step: Step, xs: Tensor | tuple[Tensor, ...], state: St
         return new, y.clone()          # the loop's outputs may not alias its carried state
 
     scanned = time_major if masks is None else (*time_major, masks)
-    final, ys = torch_scan(body, _clone(state), scanned, reverse=reverse)   # ys (T, B, H)
+    final, ys = _torch_scan()(body, _clone(state), scanned, reverse=reverse)  # ys (T, B, H)
     return ys.transpose(0, 1), final                                   # (B, T, H)
 
 
