@@ -391,6 +391,46 @@ def test_state_dict_loads_with_weights_only_and_the_whole_model_pickles():
     assert torch.equal(whole(x)[0], lstm(x)[0])
 
 
+@pytest.mark.parametrize("mode,path,kwargs", [(m, p, {}) for m in MODES for p in PATHS] + [
+    ("LSTM", "auto", {"proj_size": 2, "bidirectional": True}),
+    ("LSTM", "auto", {"layer_norm": True, "recurrent_dropout": 0.25})])
+def test_a_whole_model_loads_with_weights_only_where_torch_nn_s_does(mode, path, kwargs):
+    """word_language_model's final load: torch.load(weights_only=True) under safe_globals
+    listing torch.nn's classes, after training steps (nothing the run leaves on the layer may
+    stop it)."""
+    torch_kwargs = {k: v for k, v in kwargs.items() if k in ("proj_size", "bidirectional")}
+    ours, theirs = MODES[mode]
+    allowed = [theirs, nn.Sequential, nn.Linear]
+    for layer in (ours(3, 4, 2, **kwargs, path=path), theirs(3, 4, 2, **torch_kwargs)):
+        x = torch.randn(5, 2, 3)
+        layer(x)[0].sum().backward()
+        model = nn.Sequential(layer, nn.Linear(1, 1)).eval()
+        buf = io.BytesIO()
+        torch.save(model, buf)
+        buf.seek(0)
+        with torch.serialization.safe_globals(allowed):
+            again = torch.load(buf, weights_only=True)
+        assert type(again[0]) is type(layer)
+        for a, b in zip(flat(again[0](x)), flat(layer(x))):
+            assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_a_whole_cell_loads_with_weights_only_where_torch_nn_s_does(name):
+    theirs = getattr(nn, name)
+    for cell in (CELLS[name](3, 4), theirs(3, 4)):
+        buf = io.BytesIO()
+        torch.save(cell, buf)
+        buf.seek(0)
+        with torch.serialization.safe_globals([theirs]):
+            again = torch.load(buf, weights_only=True)
+        x = torch.randn(2, 3)
+        mine, ref = again(x), cell(x)
+        for a, b in zip(mine if isinstance(mine, tuple) else (mine,),
+                        ref if isinstance(ref, tuple) else (ref,)):
+            assert torch.equal(a, b)
+
+
 def test_functional_call_and_a_replaced_parameter_reach_every_path():
     for path in PATHS:
         gru = rn.GRU(3, 4, path=path)
