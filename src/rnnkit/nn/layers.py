@@ -330,7 +330,7 @@ class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
                 finals.append(final)
             x = torch.cat(outputs, dim=-1) if D == 2 else outputs[0]     # (B, T, D*H)
             if self.config.dropout and self.training and layer < self.config.num_layers - 1:
-                x = F.dropout(x, self.config.dropout, training=True)
+                x = between_layers_dropout(x, self.config.dropout)
         if len(hx) == 2:
             stacked = (torch.stack([f[0] for f in finals]), torch.stack([f[1] for f in finals]))
         else:
@@ -377,6 +377,15 @@ class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
 
 # How each path other than "fused" runs one layer and direction (scan's contract).
 RUN_DIRECTION = {"loop": scan, "explicit": dispatch.explicit_scan, "scan": traced_scan}
+
+def between_layers_dropout(x: Tensor, p: float) -> Tensor:
+    """Dropout on a layer's output x (B, T, C), its mask drawn as ``torch.nn``'s kernels draw it:
+    over the output laid out time-major (T, B, C), whatever ``batch_first`` says, so that one
+    seed drops the same units as ``torch.nn`` does (F.dropout draws in memory order)."""
+    time_major = x.transpose(0, 1).contiguous()                      # (T, B, C)
+    return F.dropout(time_major, p, training=True).transpose(0, 1).contiguous()  # (B, T, C)
+
+
 TORCH_PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 OLD_NAME_OF = {new: old for old, new in OLD_NAMES.items()}
 

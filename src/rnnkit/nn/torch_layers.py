@@ -1,14 +1,25 @@
 """``RNN``, ``LSTM`` and ``GRU``: :class:`~rnnkit.nn.layers.StackedRecurrent` with
 ``torch.nn``'s constructors, positional order, defaults and argument errors, so that swapping the
-import is the whole port; rnnkit's additions are keyword-only."""
+import is the whole port; rnnkit's additions are keyword-only.
+
+A whole model holding them loads with ``torch.load(weights_only=True)`` where the same model
+holding ``torch.nn``'s would: its caller lists ``torch.nn``'s classes in ``safe_globals`` (as
+pytorch/examples' ``word_language_model`` does), so rnnkit adds its own to torch's allowlist
+(:data:`SAFE_GLOBALS`) when imported."""
 
 from __future__ import annotations
 
 import numbers
 import warnings
 
+import torch
+
 from rnnkit.nn.config import RecurrentConfig
+from rnnkit.nn.elman import ElmanCell, RNNCell
+from rnnkit.nn.gru import GRUCell
 from rnnkit.nn.layers import StackedRecurrent
+from rnnkit.nn.ln_lstm import LayerNormLSTMCell
+from rnnkit.nn.lstm import LSTMCell
 
 
 def check_torch_arguments(input_size, hidden_size, num_layers, bias, batch_first, dropout,
@@ -106,3 +117,10 @@ LAYERS = {"lstm": LSTM, "gru": GRU, "rnn_tanh": RNN, "rnn_relu": RNN}
 def build_recurrent(config: RecurrentConfig, *, device=None, dtype=None) -> StackedRecurrent:
     """The layer class of ``config.cell`` (``LSTM``, ``GRU`` or ``RNN``) built from ``config``."""
     return LAYERS[config.cell].from_config(config, device=device, dtype=dtype)
+
+
+# What a pickled layer or cell holds besides torch's own types: torch.load(weights_only=True)
+# rebuilds these (nn.Module's state and a frozen dataclass's fields, no code of the file's).
+SAFE_GLOBALS = [RNN, LSTM, GRU, RecurrentConfig, ElmanCell, RNNCell, LSTMCell, GRUCell,
+                LayerNormLSTMCell]
+torch.serialization.add_safe_globals(SAFE_GLOBALS)
