@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from rnnkit.errors import RnnkitError
 from rnnkit.models.char_encoder import CharEncoder
 from rnnkit.models.encoders import build_encoder, check_cell, positional_options
+from rnnkit.models.pretrained import layer_groups
 
 UNK_ID = 1  # the Vocab's unknown id (rnnkit.data.vocab.UNK)
 
@@ -98,3 +99,8 @@ class Tagger(nn.Module):
             x = torch.cat([x, char_x], dim=-1)                              # (B, T, E + D*H_c)
         h, state = self.rnn(self.drop(x), state, lengths=lengths)           # (B, T, D*H)
         return self.head(self.drop(h)), state                               # (B, T, K)
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Parameters by depth: word embedding and character encoder, each sentence layer, head."""
+        return layer_groups([m for m in (self.embed, self.chars) if m is not None], self.rnn,
+                            [self.head])

@@ -24,6 +24,8 @@ from rnnkit.errors import RnnkitError
 from rnnkit.tasks.base import Task, epochs_of, train_config
 from rnnkit.tasks.flags import (add_diagnose_flag, add_positional_flag, add_split_seed_flag,
                                 add_test_split_flags, positive_int)
+from rnnkit.tasks.transfer import (add_transfer_flags, initialiser, transfer_options,
+                                   vocabulary_of)
 from rnnkit.train.classification_metrics import format_report
 from rnnkit.train.loop import evaluate_loss
 from rnnkit.train.run import RunResult, RunSetup, RunSpec
@@ -77,6 +79,7 @@ class LabelledTask(Task):
                        help="steps kept per sequence; longer ones are cut, with a warning")
         p.add_argument("--unidirectional", action="store_true",
                        help="read sequences left to right only (default: bidirectional)")
+        add_transfer_flags(p)
         add_positional_flag(p)
         add_diagnose_flag(p)
 
@@ -88,13 +91,23 @@ class LabelledTask(Task):
             task=self.name, data=s["data"], test_data=s.get("test_data"),
             test_fraction=s["test_fraction"], split_seed=s.get("split_seed", s["seed"]),
             val_fraction=s["val_fraction"], max_len=s["max_len"], batch_size=s["batch_size"],
-            **fields)
+            vocab_from=s.get("init_from"), **fields)
 
     def spec_of(self, s: dict, data: TaskDataConfig, model: dict) -> RunSpec:
-        return RunSpec(data, model, train_config(s), epochs_of(s))
+        return RunSpec(data, model, train_config(s), epochs_of(s), transfer_options(s))
+
+    def resume_spec(self, saved: dict, run_dir: Path, steps: int | None) -> RunSpec:
+        """A run whose vocabulary came from a language model resumes with the codec it saved,
+        so it needs that run no more."""
+        spec = super().resume_spec(saved, run_dir, steps)
+        if spec.data.vocab_from is None:
+            return spec
+        return dataclasses.replace(spec, data=dataclasses.replace(spec.data,
+                                                                  vocab_from=str(run_dir)))
 
     def prepare(self, data: TaskDataConfig) -> TaskData:
-        return prepare(data)
+        return prepare(data, None if data.vocab_from is None else
+                       vocabulary_of(data.vocab_from, data))
 
     def build(self, prepared: TaskData, model_settings: dict, spec: RunSpec) -> RunSetup:
         model, config = self.make_model(prepared.codec, model_settings)
@@ -120,7 +133,9 @@ class LabelledTask(Task):
                     "examples": {"train": len(prepared.train[0]),
                                  "validation": len(prepared.val[0]), "test": len(data.test)}},
             files=files, evaluate=evaluate, postfix=accuracy_postfix,
-            title=f"{config.cell} {self.name}: {spec.data.data}")
+            title=f"{config.cell} {self.name}: {spec.data.data}", layers=model.layer_groups(),
+            initialise=initialiser(spec.options, model, prepared.codec,
+                                   embed_size=self.embed_size(config)))
 
     def test(self, run_dir: Path, prepared, setup: RunSetup, spec: RunSpec, step: int) -> dict:
         from rnnkit.tasks.loading import load

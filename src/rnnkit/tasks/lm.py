@@ -1,6 +1,8 @@
 """Language modelling (many-to-many aligned: next-token prediction), the main job.
 
     text -> tokenizer (characters, or words with <eos> at line breaks) -> one stream
+      (or a labelled text data set's training texts, labels dropped, cut as its classifier
+       cuts them: rnnkit.data.text_tokenizer; the pretraining step of ULMFiT)
       -> truncated BPTT windows of ``seq_len`` tokens over ``batch_size`` lanes
          (the state carried across windows, detached: Williams & Peng 1990)
       -> LanguageModel (embedding -> any encoder -> softmax over the vocabulary)
@@ -22,18 +24,23 @@ from pathlib import Path
 
 from rnnkit.data import StreamBatcher, eval_windows
 from rnnkit.data.lm_corpus import BUILTIN, PTB, read_corpus, read_test_text, split_text
+from rnnkit.data.datasets.registry import labelled_text
+from rnnkit.data.text_tokenizer import TextTokenizer
 from rnnkit.data.tokenizers import LEVELS, Tokenizer, build_tokenizer, tokenizer_from_dict
 from rnnkit.errors import RnnkitError
 from rnnkit.models import LanguageModel, LMConfig
 from rnnkit.models.sizing import build_checked
 from rnnkit.tasks import lm_use
 from rnnkit.tasks.base import Task, epochs_of, train_config
-from rnnkit.tasks.flags import add_diagnose_flag, add_positional_flag, positive_int
+from rnnkit.tasks.flags import (add_csv_flags, add_diagnose_flag, add_positional_flag,
+                                add_split_seed_flag, add_subword_flags, add_test_split_flags,
+                                positive_int)
 from rnnkit.train.loop import bpc_postfix, evaluate_loss, ppl_postfix
 from rnnkit.train.losses import lm_loss
 from rnnkit.train.metrics import LN2, MetricsLog
 from rnnkit.train.run import RunResult, RunSetup, RunSpec
 from rnnkit.train.run_folder import METRICS_FILE
+from rnnkit.train.task_data import TaskDataConfig, unlabelled_texts
 from rnnkit.typed import config_from
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -43,19 +50,48 @@ TOKENIZER_FILE = "tokenizer.json"
 class LMDataConfig:
     """Where the text comes from and how it is cut into windows."""
 
-    data: str = BUILTIN          # a UTF-8 text file, builtin:shakespeare or builtin:ptb
+    data: str = BUILTIN          # a UTF-8 text file, builtin:shakespeare or builtin:ptb; or
+    #                              a labelled text set (builtin:tweets, builtin:names, a .csv):
+    #                              its training texts, one per line, labels dropped
     seq_len: int = 128           # truncated-BPTT window (tokens per backward pass)
     batch_size: int = 64         # parallel lanes of the stream
-    val_fraction: float = 0.1    # tail held out for validation
+    val_fraction: float = 0.1    # tail held out for validation (a labelled set: the texts of
+    #                              the validation cut its classifier makes, never trained on)
     eval_batch_size: int = 8     # lanes for validation: fewer lanes, fewer cold starts
-    level: str = "char"          # tokens: "char" (any text) or "word" (builtin:ptb is word)
+    level: str = "char"          # tokens: "char" (any text), "word" (builtin:ptb is word) or
+    #                              "subword"; a labelled set's are its classifier's (TextCodec)
     max_vocab: int = 0           # word level: keep the most frequent words (0: all)
+    subword_model: str = "bpe"   # level "subword": "bpe" or "unigram"
+    subword_vocab: int = 4000    # level "subword": pieces the model learns (at most)
+    text_column: str = "text"    # a labelled .csv: the text column (the label is not read)
+    label_column: str = "label"  # a labelled .csv: the label column (fixes the stratified split)
+    encoding: str = "utf-8"      # a labelled .csv: its encoding
+    test_fraction: float = 0.2   # a labelled set: its classifier's test part, never read here
+    split_seed: int = 0          # a labelled set: seed of its classifier's test and val cuts
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
             raise RnnkitError(f"unknown level {self.level!r}; choose one of {', '.join(LEVELS)}")
         if self.data == PTB and self.level != "word":
             raise RnnkitError(f"{PTB} is word-level data (Penn Treebank); drop --level char")
+
+    def labelled(self) -> TaskDataConfig | None:
+        """The classifier data config whose training texts this language model reads (None
+        for a plain text)."""
+        if not labelled_text(self.data):
+            return None
+        if not 0 < self.val_fraction < 1:
+            raise RnnkitError("a language model of a labelled data set needs --val-fraction in "
+                              "(0, 1): the texts of its classifier's validation cut")
+        return TaskDataConfig(data=self.data, text_column=self.text_column,
+                              label_column=self.label_column, encoding=self.encoding,
+                              test_fraction=self.test_fraction, split_seed=self.split_seed,
+                              val_fraction=self.val_fraction, level=self.level)
+
+
+# The flags that read a labelled data set's texts (LMDataConfig fields of the same names).
+LABELLED_FLAGS = ("subword_model", "subword_vocab", "text_column", "label_column", "encoding",
+                  "test_fraction")
 
 
 def lm_figures(loss: float, level: str) -> dict:
@@ -101,20 +137,27 @@ class LanguageModelTask(Task):
 
     def add_train_flags(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--level", choices=LEVELS,
-                       help="char (any text), or word: whitespace-separated words with <eos> at "
-                            "line breaks (builtin:ptb is word-level)")
+                       help="char (any text), word: whitespace-separated words with <eos> at "
+                            "line breaks (builtin:ptb is word-level), or subword; a labelled "
+                            "data set's texts are cut as its classifier cuts them")
         p.add_argument("--max-vocab", type=positive_int, metavar="N",
                        help="word level: keep the N most frequent words, the rest become <unk>")
         p.add_argument("--tie-weights", action="store_true",
                        help="share embedding and output weights (needs --embed == --hidden)")
         p.add_argument("--seq-len", type=positive_int, metavar="T", help="the TBPTT window")
+        add_subword_flags(p)
+        add_csv_flags(p)
+        add_test_split_flags(p, test_data=False)
+        add_split_seed_flag(p)
         add_positional_flag(p)
         add_diagnose_flag(p)
 
     def spec(self, s: dict) -> RunSpec:
         level = s.get("level") or ("word" if s["data"] == PTB else "char")
         data = LMDataConfig(s["data"], s["seq_len"], s["batch_size"], s["val_fraction"],
-                            level=level, max_vocab=s["max_vocab"])
+                            level=level, max_vocab=s["max_vocab"],
+                            split_seed=s.get("split_seed", s["seed"]),
+                            **{k: s[k] for k in LABELLED_FLAGS if k in s})
         model = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"],
                      positional=s["positional"])
@@ -124,9 +167,21 @@ class LanguageModelTask(Task):
         return Path(f"runs/{s['cell']}-{time.strftime('%Y%m%d-%H%M%S')}")
 
     def prepare(self, data: LMDataConfig) -> LMData:
-        text, val_start = read_corpus(data.data)
-        train_text, val_text = split_text(text, val_start, data.val_fraction)
-        tokenizer = build_tokenizer(data.level, train_text, data.max_vocab)
+        labelled = data.labelled()
+        if labelled is not None:      # one text per line; the classifier's tokens and ids
+            train_texts, val_texts = unlabelled_texts(labelled)
+            tokenizer = TextTokenizer.fit(train_texts, data.level, max_vocab=data.max_vocab,
+                                          subword_model=data.subword_model,
+                                          subword_vocab=data.subword_vocab)
+            train_text, val_text = ("".join(t + "\n" for t in part)
+                                    for part in (train_texts, val_texts))
+            text = train_text + val_text
+        else:
+            text, val_start = read_corpus(data.data)
+            train_text, val_text = split_text(text, val_start, data.val_fraction)
+            tokenizer = build_tokenizer(data.level, train_text, data.max_vocab,
+                                        subword_model=data.subword_model,
+                                        subword_vocab=data.subword_vocab)
         return LMData(data, tokenizer, tokenizer.encode(train_text), tokenizer.encode(val_text),
                       hashlib.sha256(text.encode("utf-8")).hexdigest())
 

@@ -247,3 +247,11 @@ def load_dataset(data: str, *, text_column: str = "text", label_column: str = "l
     if kind == "pairs":
         return _pairs(data, full, test_fraction, seed)
     return split_classification(data, kind, full, test_fraction, seed)
+
+
+def labelled_text(data: str) -> bool:
+    """Whether ``data`` names a labelled text data set (a built-in one, or a .csv file)."""
+    if data.startswith("builtin:"):
+        found = BUILTINS.get(data.split(":", 1)[1])
+        return found is not None and found.kind == "text"
+    return data.lower().endswith(".csv")
