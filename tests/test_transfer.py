@@ -81,11 +81,11 @@ def test_word_vectors_start_the_rows_they_know_and_leave_padding_zero():
     embed = torch.nn.Embedding(4, 3, padding_idx=0)
     vectors = np.arange(12, dtype=np.float32).reshape(4, 3)
     found = np.array([False, False, True, True])
-    assert load_vectors(embed, [None, "<unk>", "good", "bad"], found, vectors) == 2
+    assert load_vectors(embed, found, vectors) == 2
     assert torch.equal(embed.weight[2:], torch.from_numpy(vectors[2:]))
     assert torch.count_nonzero(embed.weight[0]) == 0
     with pytest.raises(RnnkitError, match="give --embed 3"):
-        load_vectors(torch.nn.Embedding(4, 5), [None] * 4, found, vectors)
+        load_vectors(torch.nn.Embedding(4, 5), found, vectors)
 
 
 def test_glove_gives_a_known_word_its_published_vector():

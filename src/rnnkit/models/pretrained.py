@@ -28,10 +28,9 @@ from torch import nn
 from rnnkit.errors import RnnkitError
 
 
-def load_vectors(embed: nn.Embedding, symbols: list[str | None], found: np.ndarray,
-                 vectors: np.ndarray) -> int:
+def load_vectors(embed: nn.Embedding, found: np.ndarray, vectors: np.ndarray) -> int:
     """Fill ``embed`` (V, D) from ``vectors`` (V, D) where ``found`` (V,) is True; returns how
-    many rows were found. ``symbols[i]`` is None for the padding row (kept at zero)."""
+    many rows were found. Row ``embed.padding_idx`` (if any) stays zero."""
     V, D = embed.weight.shape
     if vectors.shape != (V, D):
         raise RnnkitError(f"the word vectors have {vectors.shape[1]} dimensions and the "
@@ -42,9 +41,8 @@ def load_vectors(embed: nn.Embedding, symbols: list[str | None], found: np.ndarr
     with torch.no_grad():
         fresh = torch.randn(V, D, generator=torch.Generator().manual_seed(V)) * scale
         embed.weight.copy_(torch.where(known[:, None], table, fresh))
-        for i, s in enumerate(symbols):
-            if s is None:
-                embed.weight[i].zero_()
+        if embed.padding_idx is not None:
+            embed.weight[embed.padding_idx].zero_()
     return int(known.sum())
 
 

