@@ -35,11 +35,25 @@ from rnnkit.train.config import TrainConfig  # noqa: E402
 from rnnkit.tasks import TASKS  # noqa: E402
 from rnnkit.train.run import RunSpec, train_run  # noqa: E402
 from rnnkit.train.task_data import TaskDataConfig, fit_codec, read_task_dataset  # noqa: E402
+from rnnkit.tasks.lm import LMDataConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "docs" / "results.json"
 RESULTS_MD = ROOT / "docs" / "results.md"
 TIMES_JSON = ROOT / "docs" / "results_wall_time.json"
+ABLATION_JSON = ROOT / "docs" / "transfer_ablation.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Pretrain:
+    """A language model of the task's own training texts, which the classifier starts from
+    (``rnnkit train lm --data builtin:NAME``, then ``classify --init-from``: ULMFiT)."""
+
+    data: LMDataConfig       # the texts (the classifier's training cut), tokens, windows
+    model: dict              # LMConfig fields (cell and sizes must be the classifier's)
+    epochs: float            # passes over the texts
+    lr: float = 3e-3         # peak learning rate
+    options: dict = dataclasses.field(default_factory=dict)  # {"vectors": "glove-6b-50d"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +67,10 @@ class Recipe:
     seed: int = 0            # training seed
     published: float | None = None  # the published figure to compare with, if any
     note: str = ""           # what the published figure is
+    options: dict = dataclasses.field(default_factory=dict)  # {"vectors": ...} (RunSpec)
+    train: dict = dataclasses.field(default_factory=dict)    # more TrainConfig fields
+    pretrain: Pretrain | None = None  # a language model to start from, trained first
+    second_seed: int | None = None    # train the whole recipe again with this seed too
 
 
 RECIPES = {
@@ -85,13 +103,33 @@ RECIPES = {
 BIDIR_BASE = "turkish"
 
 
+def pretrain(task: str, recipe: Recipe) -> Recipe:
+    """Train ``recipe``'s language model; the recipe that starts from it (no pretraining:
+    ``recipe`` itself)."""
+    lm = recipe.pretrain
+    if lm is None:
+        return recipe
+    run = ROOT / "runs" / "quality" / f"{task}-lm"
+    train = TrainConfig(steps=1, lr=lm.lr, warmup_steps=50, eval_every=0, log_every=20,
+                        seed=recipe.seed)
+    data = dataclasses.replace(lm.data, split_seed=recipe.data.split_seed)
+    result = train_run(TASKS["lm"], run, RunSpec(data, lm.model, train, lm.epochs,
+                                                 lm.options), progress=False)
+    print(f"{task}: language model {result.parameters:,} parameters, {result.steps} steps, "
+          f"validation loss {result.evaluation['loss']:.4f}")
+    return dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, vocab_from=str(run)),
+                               options={**recipe.options, "init_from": str(run)})
+
+
 def train_and_evaluate(task: str, recipe: Recipe) -> tuple[dict, float, int]:
     run = ROOT / "runs" / "quality" / task
-    train = TrainConfig(steps=1, lr=recipe.lr, warmup_steps=50, eval_every=0, log_every=20,
-                        seed=recipe.seed)
     start = time.perf_counter()
+    recipe = pretrain(task, recipe)
+    train = TrainConfig(steps=1, lr=recipe.lr, warmup_steps=50, eval_every=0, log_every=20,
+                        seed=recipe.seed, **recipe.train)
     result = train_run(TASKS[recipe.data.task], run,
-                       RunSpec(recipe.data, recipe.model, train, recipe.epochs), progress=False)
+                       RunSpec(recipe.data, recipe.model, train, recipe.epochs, recipe.options),
+                       progress=False)
     report = result.test
     seconds = time.perf_counter() - start
     print(f"{task}: {result.parameters:,} parameters, {result.steps} steps, test accuracy "
@@ -102,6 +140,11 @@ def train_and_evaluate(task: str, recipe: Recipe) -> tuple[dict, float, int]:
 def classification_rows(task: str) -> tuple[list[dict], float]:
     recipe = RECIPES[task]
     report, seconds, _ = train_and_evaluate(task, recipe)
+    again = None
+    if recipe.second_seed is not None:       # the same recipe, another seed: the spread
+        again, more, _ = train_and_evaluate(f"{task}-seed{recipe.second_seed}",
+                                            dataclasses.replace(recipe, seed=recipe.second_seed))
+        seconds += more
     dataset = read_task_dataset(recipe.data)
     train, test = dataset.train, dataset.test
     labels = tuple(sorted(set(train.targets)))
@@ -125,6 +168,10 @@ def classification_rows(task: str) -> tuple[list[dict], float]:
     if dataset.kind == "text":
         rows.append(row(task, recipe.data.data, dataset.split, "macro_f1", report["macro_f1"],
                         name, base["macro_f1"]))
+    if again is not None:
+        where = f"{recipe.data.data} (second seed, {recipe.second_seed})"
+        rows += [row(task, where, dataset.split, metric, again[metric], name, base[metric])
+                 for metric in ("accuracy", "macro_f1")]
     return rows, seconds
 
 
@@ -238,7 +285,24 @@ def write_markdown(rows: list[dict], times: dict) -> None:
                      f"{'-' if wall is None else f'{wall} s'} | `{r['command']}` |")
     lines += ["", "Recipes (model sizes, epochs, seeds) are in `benchmarks/quality.py`; data",
               "sets, their packages and licences in `rnnkit datasets`.", ""]
+    lines += ablation_markdown()
     RESULTS_MD.write_text("\n".join(lines))
+
+
+def ablation_markdown() -> list[str]:
+    """The transfer ablation (docs/transfer_ablation.json, written from the runs its commands
+    name) as a markdown section."""
+    if not ABLATION_JSON.is_file():
+        return []
+    ablation = json.loads(ABLATION_JSON.read_text())
+    lines = ["## Transfer ablation: tweets and names", ""] + ablation["note"] + [
+        "", "| data set | ingredient | seed | validation accuracy | test accuracy | test macro-F1 "
+        "| wall time | command |", "|---|---|---|---|---|---|---|---|"]
+    for r in ablation["rows"]:
+        lines.append(f"| {r['dataset']} | {r['ingredient']} | {r['seed']} | "
+                     f"{_pct(r['val_accuracy'])} | {_pct(r['accuracy'])} | "
+                     f"{_pct(r['macro_f1'])} | {r['seconds']} s | `{r['command']}` |")
+    return lines + [""]
 
 
 def main(argv=None) -> int:

@@ -241,3 +241,34 @@ def test_a_subword_classifier_trains_and_predicts(capsys, tmp_path):
     _, codec = rnnkit.load(run)
     assert codec.level == "subword" and codec.subword
     assert run_cli(capsys, "predict", str(run), "superb roads")[0] == 0
+
+
+def test_an_ensemble_averages_its_members_probabilities(capsys, tmp_path):
+    data = write_csv(tmp_path / "reviews.csv", n=60)
+    runs = []
+    for seed in ("0", "1"):
+        runs.append(tmp_path / f"seed{seed}")
+        assert run_cli(capsys, "train", "classify", "--data", str(data), *SMALL, "--steps",
+                       "6", "--seed", seed, "--split-seed", "0", "--out", str(runs[-1]))[0] == 0
+    members = [rnnkit.load(r) for r in runs]
+    from rnnkit.train.task_eval import ensemble_logits, evaluation_split
+    from rnnkit.train.run_folder import read_run_config
+    where, split = evaluation_split(read_run_config(runs[0]), None)
+    logp = torch.stack(ensemble_logits(members, split, where))              # (N, K)
+    single = [torch.stack([torch.softmax(x, -1) for x in member_logits(m, c, split)])
+              for m, c in members]
+    torch.testing.assert_close(logp.exp(), (single[0] + single[1]) / 2)
+    code, out, _ = run_cli(capsys, "evaluate", str(runs[0]), "--ensemble", str(runs[1]))
+    assert code == 0 and "an ensemble of 2 runs" in out
+    assert (runs[0] / "evaluation_ensemble.json").is_file()
+    other = tmp_path / "other"
+    assert run_cli(capsys, "train", "classify", "--data", str(data), *SMALL, "--steps", "2",
+                   "--split-seed", "5", "--out", str(other))[0] == 0
+    code, _, err = run_cli(capsys, "evaluate", str(runs[0]), "--ensemble", str(other))
+    assert_one_line_error(code, err, "split_seed differ")
+
+
+def member_logits(model, codec, split):
+    from rnnkit.train.task_data import encode_split
+    from rnnkit.train.task_eval import predict_logits
+    return predict_logits(model, encode_split(codec, split, what="test")[0])

@@ -65,6 +65,25 @@ def accuracy_postfix(train: dict, evaluation: dict | None) -> dict[str, str]:
     return fields
 
 
+# What the runs of an ensemble must share: the same examples, split and validation cut.
+SAME_DATA = ("data", "test_data", "test_fraction", "split_seed", "text_column", "label_column",
+             "encoding", "max_len")
+
+
+def ensemble_runs(config: dict, runs: list[str] | None, task: str) -> list[str]:
+    """The ``--ensemble`` runs, checked to be ``task`` runs on the same data and split."""
+    for run in runs or []:
+        other = read_run_config(run)
+        if other.get("task") != task:
+            raise RnnkitError(f"'{run}' is a {other.get('task')!r} run; an ensemble of {task} "
+                              f"runs needs {task} runs")
+        differ = [k for k in SAME_DATA if other["data"].get(k) != config["data"].get(k)]
+        if differ:
+            raise RnnkitError(f"'{run}' was trained on other data or another split "
+                              f"({', '.join(differ)} differ); an ensemble needs the same")
+    return list(runs or [])
+
+
 class LabelledTask(Task):
     """A task whose examples carry labels: one per sequence (classify) or per token (tag)."""
 
@@ -162,11 +181,18 @@ class LabelledTask(Task):
     def add_evaluate_flags(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--data", metavar="FILE", help="score this file (same format) instead "
                        "of the run's test split")
+        p.add_argument("--ensemble", nargs="+", metavar="RUN2",
+                       help="score RUN with these runs as one model: their class probabilities "
+                            "averaged (same data, split and labels); evaluation_ensemble.json")
 
     def evaluate(self, run_dir: Path, config: dict, options: dict) -> int:
         from rnnkit.tasks.loading import load
         model, codec = load(run_dir)
-        report = evaluate_task(run_dir, model, codec, config, options.get("data"))
+        others = [load(other) for other in ensemble_runs(config, options.get("ensemble"),
+                                                          self.name)]
+        report = evaluate_task(run_dir, model, codec, config, options.get("data"), others)
+        if others:
+            print(f"an ensemble of {len(others) + 1} runs (probabilities averaged)")
         print(f"{report['data']}: accuracy {report['accuracy']:.4f}, macro-F1 "
               f"{report['macro_f1']:.4f} ({report['count']:,} {self.unit})")
         if report.get("unseen_words") is not None:
@@ -174,7 +200,9 @@ class LabelledTask(Task):
             print(f"words unseen in training: {report['unseen_words']:,}, accuracy "
                   f"{'n/a' if acc is None else f'{acc:.4f}'}")
         print(format_report(report))
-        print(f"wrote {run_dir}/{EVALUATION_FILE} and {run_dir}/{CONFUSION_FILE}")
+        suffix = "_ensemble" if others else ""
+        print(f"wrote {run_dir}/{EVALUATION_FILE.replace('.json', suffix + '.json')} and "
+              f"{run_dir}/{CONFUSION_FILE.replace('.png', suffix + '.png')}")
         return 0
 
     def diagnosis_batch(self, run_dir, config, model, codec, batch_size, options):
