@@ -272,3 +272,18 @@ def member_logits(model, codec, split):
     from rnnkit.train.task_data import encode_split
     from rnnkit.train.task_eval import predict_logits
     return predict_logits(model, encode_split(codec, split, what="test")[0])
+
+
+def test_extra_texts_join_the_language_model_training_but_not_its_validation(capsys, tmp_path):
+    data = write_csv(tmp_path / "reviews.csv", n=40)
+    (tmp_path / "more.txt").write_text("zebra quokka\nquokka\n", encoding="utf-8")
+    lm = tmp_path / "lm"
+    assert run_cli(capsys, "train", "lm", "--data", str(data), "--level", "word", *SMALL,
+                   "--seq-len", "4", "--steps", "2", "--extra-text", str(tmp_path / "more.txt"),
+                   "--out", str(lm))[0] == 0
+    tok = rnnkit.load(lm)[1]
+    assert "quokka" in tok.vocab and "zebra" in tok.vocab
+    code, _, err = run_cli(capsys, "train", "lm", "--data", str(tmp_path / "more.txt"),
+                           *SMALL, "--steps", "1", "--extra-text", str(tmp_path / "more.txt"),
+                           "--out", str(tmp_path / "plain"))
+    assert_one_line_error(code, err, "--extra-text adds texts to a labelled data set")

@@ -229,9 +229,10 @@ def codec_from_dict(d: dict) -> Codec:
         kind = d["type"]
         labels = LabelSet(tuple(d["labels"]))
         if kind == "text":
-            if d["level"] not in TEXT_LEVELS or (d["level"] == "subword") != bool(d.get("subword")):
-                raise ValueError(f"text level {d['level']!r} with{'' if d.get('subword') else 'out'}"
-                                 " a subword model")
+            level, subword = d["level"], d.get("subword")
+            if level not in TEXT_LEVELS or (level == "subword") != bool(subword):
+                raise ValueError(f"text level {level!r} with{'' if subword else 'out'} a "
+                                 "subword model")
             return TextCodec(d["level"], Vocab(tuple(d["vocab"])), labels, int(d["max_len"]),
                              str(d.get("subword", "")))
         if kind == "series":

@@ -14,8 +14,8 @@ the word level (:func:`rnnkit.data.codec.words`), so a rare word becomes known p
 the unknown id. ``tokenizers`` is optional (``pip install 'rnnkit[text]'``); it is imported
 only here, and its absence is one line.
 
->>> model = train_subword(["lower newer", "newest lowest"], kind="bpe", vocab_size=30)  # doctest: +SKIP
->>> subword_pieces(model, "newer lowest")                                           # doctest: +SKIP
+>>> model = train_subword(["lower newer", "newest lowest"], vocab_size=30)  # doctest: +SKIP
+>>> subword_pieces(model, "newer lowest")                                # doctest: +SKIP
 ['newer', 'low', '##est']
 """
 

@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import hashlib
 import math
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 from rnnkit.data import StreamBatcher, eval_windows
 from rnnkit.data.lm_corpus import BUILTIN, PTB, read_corpus, read_test_text, split_text
 from rnnkit.data.datasets.registry import labelled_text
+from rnnkit.data.text import read_text
 from rnnkit.data.text_tokenizer import TextTokenizer
 from rnnkit.data.tokenizers import LEVELS, Tokenizer, build_tokenizer, tokenizer_from_dict
 from rnnkit.errors import RnnkitError
@@ -69,6 +71,8 @@ class LMDataConfig:
     encoding: str = "utf-8"      # a labelled .csv: its encoding
     test_fraction: float = 0.2   # a labelled set: its classifier's test part, never read here
     split_seed: int = 0          # a labelled set: seed of its classifier's test and val cuts
+    extra_text: str | None = None  # a labelled set: more unlabelled texts (a UTF-8 file, one
+    #                              per line) for training only; they must not hold its test texts
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
@@ -80,6 +84,9 @@ class LMDataConfig:
         """The classifier data config whose training texts this language model reads (None
         for a plain text)."""
         if not labelled_text(self.data):
+            if self.extra_text:
+                raise RnnkitError("--extra-text adds texts to a labelled data set's; for a plain "
+                                  "text, put them in the file")
             return None
         if not 0 < self.val_fraction < 1:
             raise RnnkitError("a language model of a labelled data set needs --val-fraction in "
@@ -92,7 +99,7 @@ class LMDataConfig:
 
 # The flags that read a labelled data set's texts (LMDataConfig fields of the same names).
 LABELLED_FLAGS = ("subword_model", "subword_vocab", "text_column", "label_column", "encoding",
-                  "test_fraction")
+                  "test_fraction", "extra_text")
 
 
 def lm_figures(loss: float, level: str) -> dict:
@@ -148,6 +155,9 @@ class LanguageModelTask(Task):
         p.add_argument("--seq-len", type=positive_int, metavar="T", help="the TBPTT window")
         add_subword_flags(p)
         add_vectors_flag(p)
+        p.add_argument("--extra-text", metavar="FILE",
+                       help="a labelled data set: more unlabelled texts, one per line, to "
+                            "pretrain on beside its training texts (never its test texts)")
         add_csv_flags(p)
         add_test_split_flags(p, test_data=False)
         add_split_seed_flag(p)
@@ -173,6 +183,9 @@ class LanguageModelTask(Task):
         labelled = data.labelled()
         if labelled is not None:      # one text per line; the classifier's tokens and ids
             train_texts, val_texts = unlabelled_texts(labelled)
+            if data.extra_text:       # mixed in (seeded), so every lane of the stream has both
+                train_texts += [t for t in read_text(data.extra_text).split("\n") if t.strip()]
+                random.Random(data.split_seed).shuffle(train_texts)
             tokenizer = TextTokenizer.fit(train_texts, data.level, max_vocab=data.max_vocab,
                                           subword_model=data.subword_model,
                                           subword_vocab=data.subword_vocab)
