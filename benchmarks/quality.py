@@ -36,6 +36,9 @@ from rnnkit.tasks import TASKS  # noqa: E402
 from rnnkit.train.run import RunSpec, train_run  # noqa: E402
 from rnnkit.train.task_data import TaskDataConfig, fit_codec, read_task_dataset  # noqa: E402
 from rnnkit.tasks.lm import LMDataConfig  # noqa: E402
+from rnnkit.tasks.loading import load  # noqa: E402
+from rnnkit.train.run_folder import read_run_config  # noqa: E402
+from rnnkit.train.task_eval import evaluate_task  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "docs" / "results.json"
@@ -70,6 +73,8 @@ class Recipe:
     options: dict = dataclasses.field(default_factory=dict)  # {"vectors": ...} (RunSpec)
     train: dict = dataclasses.field(default_factory=dict)    # more TrainConfig fields
     pretrain: Pretrain | None = None  # a language model to start from, trained first
+    members: tuple = ()               # more Recipes whose runs make an ensemble with this one
+    #                                   (class probabilities averaged; seeds offset by this seed)
     second_seed: int | None = None    # train the whole recipe again with this seed too
 
 
@@ -104,37 +109,60 @@ BIDIR_BASE = "turkish"
 
 
 def pretrain(task: str, recipe: Recipe) -> Recipe:
-    """Train ``recipe``'s language model; the recipe that starts from it (no pretraining:
-    ``recipe`` itself)."""
+    """Train ``recipe``'s language model (once per task and seed); the recipe that starts from
+    it (no pretraining: ``recipe`` itself)."""
     lm = recipe.pretrain
     if lm is None:
         return recipe
-    run = ROOT / "runs" / "quality" / f"{task}-lm"
-    train = TrainConfig(steps=1, lr=lm.lr, warmup_steps=50, eval_every=0, log_every=20,
-                        seed=recipe.seed)
-    data = dataclasses.replace(lm.data, split_seed=recipe.data.split_seed)
-    result = train_run(TASKS["lm"], run, RunSpec(data, lm.model, train, lm.epochs,
-                                                 lm.options), progress=False)
-    print(f"{task}: language model {result.parameters:,} parameters, {result.steps} steps, "
-          f"validation loss {result.evaluation['loss']:.4f}")
+    run = ROOT / "runs" / "quality" / f"{task.split('-m')[0]}-lm-seed{recipe.seed}"
+    if (run, lm) not in PRETRAINED:
+        train = TrainConfig(steps=1, lr=lm.lr, warmup_steps=50, eval_every=0, log_every=20,
+                            seed=recipe.seed)
+        data = dataclasses.replace(lm.data, split_seed=recipe.data.split_seed)
+        result = train_run(TASKS["lm"], run, RunSpec(data, lm.model, train, lm.epochs,
+                                                     lm.options), progress=False)
+        PRETRAINED[run, lm] = result
+        print(f"{task}: language model {result.parameters:,} parameters, {result.steps} steps, "
+              f"validation loss {result.evaluation['loss']:.4f}")
     return dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, vocab_from=str(run)),
                                options={**recipe.options, "init_from": str(run)})
 
 
-def train_and_evaluate(task: str, recipe: Recipe) -> tuple[dict, float, int]:
-    run = ROOT / "runs" / "quality" / task
-    start = time.perf_counter()
-    recipe = pretrain(task, recipe)
+PRETRAINED: dict = {}   # (run folder, Pretrain) -> its RunResult: members share a language model
+
+
+def train_one(name: str, recipe: Recipe) -> tuple[Path, dict, int]:
+    """Train one run (after its language model, if any): its folder, test report, size."""
+    run = ROOT / "runs" / "quality" / name
+    recipe = pretrain(name, recipe)
     train = TrainConfig(steps=1, lr=recipe.lr, warmup_steps=50, eval_every=0, log_every=20,
                         seed=recipe.seed, **recipe.train)
     result = train_run(TASKS[recipe.data.task], run,
                        RunSpec(recipe.data, recipe.model, train, recipe.epochs, recipe.options),
                        progress=False)
     report = result.test
+    print(f"{name}: {result.parameters:,} parameters, {result.steps} steps, test accuracy "
+          f"{report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}")
+    return run, report, result.parameters
+
+
+def train_and_evaluate(task: str, recipe: Recipe) -> tuple[dict, float, int]:
+    """Train ``recipe`` (and its ensemble members); the test report of the run, or of the
+    ensemble of its runs, the wall time of it all, and the parameter count."""
+    start = time.perf_counter()
+    run, report, parameters = train_one(task, recipe)
+    others = []
+    for i, member in enumerate(recipe.members, start=1):
+        member = dataclasses.replace(member, seed=member.seed + recipe.seed)
+        path, _, size = train_one(f"{task}-m{i}", member)
+        others.append(load(path))
+        parameters += size
+    if others:
+        report = evaluate_task(run, *load(run), read_run_config(run), others=others)
     seconds = time.perf_counter() - start
-    print(f"{task}: {result.parameters:,} parameters, {result.steps} steps, test accuracy "
+    print(f"{task}{f' (an ensemble of {len(others) + 1})' if others else ''}: test accuracy "
           f"{report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, {seconds:.0f} s")
-    return report, seconds, result.parameters
+    return report, seconds, parameters
 
 
 def classification_rows(task: str) -> tuple[list[dict], float]:

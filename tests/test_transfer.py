@@ -287,3 +287,24 @@ def test_extra_texts_join_the_language_model_training_but_not_its_validation(cap
                            *SMALL, "--steps", "1", "--extra-text", str(tmp_path / "more.txt"),
                            "--out", str(tmp_path / "plain"))
     assert_one_line_error(code, err, "--extra-text adds texts to a labelled data set")
+
+
+def test_a_tagger_starts_from_a_language_model_of_its_sentences(capsys, tmp_path):
+    from task_fixtures import write_conllu
+    data = write_conllu(tmp_path / "t.conllu", n=40)
+    lm, tagger = tmp_path / "lm", tmp_path / "tagger"
+    assert run_cli(capsys, "train", "lm", "--data", str(data), "--level", "word", *SMALL,
+                   "--seq-len", "6", "--steps", "3", "--out", str(lm))[0] == 0
+    code, _, err = run_cli(capsys, "train", "tag", "--data", str(data), *SMALL,
+                           "--char-hidden", "4", "--init-from", str(lm), "--steps", "1",
+                           "--lr", "1e-9", "--out", str(tagger))
+    assert code == 0 and "start from the language model" in err, err
+    a, b = load_file(lm / "model.safetensors"), load_file(tagger / "model.safetensors")
+    torch.testing.assert_close(b["rnn.weight_ih_l0"][:, :8], a["rnn.weight_ih_l0"], atol=1e-6,
+                               rtol=0)                     # word columns: the language model's
+    assert torch.count_nonzero(b["rnn.weight_ih_l0"][:, 8:].abs() > 1e-6) == 0  # chars: zero
+    assert run_cli(capsys, "predict", str(tagger), "the car")[0] == 0
+    csv = write_csv(tmp_path / "reviews.csv", n=40)
+    code, _, err = run_cli(capsys, "train", "classify", "--data", str(csv), *SMALL,
+                           "--init-from", str(lm), "--steps", "1", "--out", str(tmp_path / "c"))
+    assert_one_line_error(code, err, "a language model of tagged sentences")

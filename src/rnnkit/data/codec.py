@@ -48,9 +48,12 @@ def words(text: str) -> list[str]:
 
 
 def text_tokens(level: str, text: str, subword: str = "") -> list[str]:
-    """The tokens of ``text`` at ``level`` (``subword``: the subword model's JSON)."""
+    """The tokens of ``text`` at ``level`` (``subword``: the subword model's JSON); level
+    ``token``: a tagged sentence's tokens, whitespace-separated, lower-cased as TagCodec's words."""
     if level == "word":
         return words(text)
+    if level == "token":
+        return text.lower().split()
     if level == "char":
         return list(text)
     return subword_pieces(subword, text)
@@ -60,7 +63,7 @@ def fit_text_vocab(texts, level: str, *, min_count: int = 1, max_vocab: int | No
                    subword_model: str = "bpe", subword_vocab: int = 4000) -> tuple[Vocab, str]:
     """The vocabulary of ``texts`` at ``level``, and the subword model trained on them (its
     JSON; "" for the other levels)."""
-    if level not in TEXT_LEVELS:
+    if level not in (*TEXT_LEVELS, "token"):
         raise RnnkitError(f"text level must be one of {', '.join(TEXT_LEVELS)}, got {level!r}")
     texts = list(texts)
     subword = train_subword(texts, kind=subword_model, vocab_size=subword_vocab) \

@@ -46,7 +46,7 @@ def eos_symbol(level: str) -> str:
 class TextTokenizer:
     """Text (one example per line) -> the ids a classifier's TextCodec gives, plus end-of-text."""
 
-    level: str           # "word", "char" or "subword"
+    level: str           # "word", "char" or "subword"; "token": a tagged sentence's words
     vocab: Vocab         # the training texts' tokens and the end-of-text symbol
     subword: str = ""    # level "subword": the subword model (tokenizers JSON)
 
@@ -127,10 +127,14 @@ class TextTokenizer:
         """The classifier codec with this vocabulary: token ids mean the same in both."""
         return TextCodec(self.level, self.vocab, labels, max_len, self.subword)
 
-    def matches(self, codec: TextCodec) -> bool:
-        """Whether ``codec`` cuts and numbers text as this tokenizer does."""
-        return (codec.level, codec.vocab.symbols, codec.subword) == \
-            (self.level, self.vocab.symbols, self.subword)
+    def matches(self, codec) -> bool:
+        """Whether ``codec`` (a TextCodec, or a TagCodec's words) cuts and numbers text as
+        this tokenizer does."""
+        if self.level == "token":
+            return getattr(codec, "words", None) is not None and \
+                codec.words.symbols == self.vocab.symbols
+        return (getattr(codec, "level", None), getattr(codec, "vocab", None),
+                getattr(codec, "subword", None)) == (self.level, self.vocab, self.subword)
 
     def to_dict(self) -> dict:
         out = {"format": FORMAT, "version": VERSION, "level": self.level,

@@ -126,7 +126,7 @@ class LabelledTask(Task):
 
     def prepare(self, data: TaskDataConfig) -> TaskData:
         return prepare(data, None if data.vocab_from is None else
-                       vocabulary_of(data.vocab_from, data))
+                       vocabulary_of(data.vocab_from, data, self.name))
 
     def build(self, prepared: TaskData, model_settings: dict, spec: RunSpec) -> RunSetup:
         model, config = self.make_model(prepared.codec, model_settings)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rnnkit.data import StreamBatcher, eval_windows
 from rnnkit.data.lm_corpus import BUILTIN, PTB, read_corpus, read_test_text, split_text
-from rnnkit.data.datasets.registry import labelled_text
+from rnnkit.data.datasets.registry import labelled_kind
 from rnnkit.data.text import read_text
 from rnnkit.data.text_tokenizer import TextTokenizer
 from rnnkit.data.tokenizers import LEVELS, Tokenizer, build_tokenizer, tokenizer_from_dict
@@ -83,7 +83,8 @@ class LMDataConfig:
     def labelled(self) -> TaskDataConfig | None:
         """The classifier data config whose training texts this language model reads (None
         for a plain text)."""
-        if not labelled_text(self.data):
+        kind = labelled_kind(self.data)
+        if kind is None:
             if self.extra_text:
                 raise RnnkitError("--extra-text adds texts to a labelled data set's; for a plain "
                                   "text, put them in the file")
@@ -91,7 +92,11 @@ class LMDataConfig:
         if not 0 < self.val_fraction < 1:
             raise RnnkitError("a language model of a labelled data set needs --val-fraction in "
                               "(0, 1): the texts of its classifier's validation cut")
-        return TaskDataConfig(data=self.data, text_column=self.text_column,
+        if kind == "tagged" and self.level != "word":
+            raise RnnkitError(f"{self.data} holds tagged sentences; their language model reads "
+                              "words, as the tagger does: give --level word")
+        return TaskDataConfig(task="tag" if kind == "tagged" else "classify",
+                              data=self.data, text_column=self.text_column,
                               label_column=self.label_column, encoding=self.encoding,
                               test_fraction=self.test_fraction, split_seed=self.split_seed,
                               val_fraction=self.val_fraction, level=self.level)
@@ -186,7 +191,8 @@ class LanguageModelTask(Task):
             if data.extra_text:       # mixed in (seeded), so every lane of the stream has both
                 train_texts += [t for t in read_text(data.extra_text).split("\n") if t.strip()]
                 random.Random(data.split_seed).shuffle(train_texts)
-            tokenizer = TextTokenizer.fit(train_texts, data.level, max_vocab=data.max_vocab,
+            level = "token" if labelled.task == "tag" else data.level     # TagCodec's words
+            tokenizer = TextTokenizer.fit(train_texts, level, max_vocab=data.max_vocab,
                                           subword_model=data.subword_model,
                                           subword_vocab=data.subword_vocab)
             train_text, val_text = ("".join(t + "\n" for t in part)

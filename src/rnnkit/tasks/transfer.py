@@ -24,11 +24,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnkit.data.codec import TagCodec, TextCodec, codec_from_dict
+from rnnkit.data.codec import Codec, TagCodec, codec_from_dict
 from rnnkit.data.text_tokenizer import TextTokenizer
 from rnnkit.data.tokenizers import load_tokenizer
 from rnnkit.data.vectors import VECTORS, read_vectors, vectors_for
-from rnnkit.data.vocab import LabelSet
 from rnnkit.errors import RnnkitError
 from rnnkit.models.pretrained import copy_language_model, load_vectors
 from rnnkit.tasks.flags import nonnegative_int, positive_float
@@ -74,9 +73,9 @@ def transfer_options(s: dict) -> dict:
     return {"vectors": s["vectors"]} if s.get("vectors") else {}
 
 
-def vocabulary_of(run: str, data: TaskDataConfig) -> TextCodec:
-    """The codec fixed by the run folder ``run``: a language model's tokenizer (checked to
-    suit ``data``), or a resumed classifier's own codec.json."""
+def vocabulary_of(run: str, data: TaskDataConfig, task: str) -> TextTokenizer | Codec:
+    """The vocabulary fixed by the run folder ``run``: a language model's tokenizer (checked
+    to suit ``data``), or a resumed run's own codec."""
     folder = Path(run)
     saved = read_run_config(folder)
     if saved["task"] != "lm":                # a resumed run: the codec its weights were saved with
@@ -90,7 +89,11 @@ def vocabulary_of(run: str, data: TaskDataConfig) -> TextCodec:
         raise RnnkitError(f"'{run}' is a language model of a plain text; --init-from needs one "
                           f"of this data set's texts: rnnkit train lm --data {data.data} "
                           f"--level {data.level}")
-    if tokenizer.level != data.level:
+    if (tokenizer.level == "token") != (task == "tag"):
+        theirs = "tagged sentences" if tokenizer.level == "token" else "texts"
+        raise RnnkitError(f"'{run}' is a language model of {theirs}; a {task} run needs one of "
+                          f"its own data: rnnkit train lm --data {data.data} --level word")
+    if task != "tag" and tokenizer.level != data.level:
         raise RnnkitError(f"'{run}' cuts text at the {tokenizer.level} level and this run at "
                           f"the {data.level} level; give --level {tokenizer.level}")
     theirs = saved.get("data", {})
@@ -100,7 +103,7 @@ def vocabulary_of(run: str, data: TaskDataConfig) -> TextCodec:
                           for k in differ)
         raise RnnkitError(f"'{run}' was trained on another cut of the texts ({shown}); its "
                           "language model could have read this run's test or validation texts")
-    return tokenizer.codec(LabelSet(()), data.max_len)
+    return tokenizer
 
 
 def initialiser(options: dict, model, codec, *, embed_size: int):

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.codec import Codec, SeriesCodec, TagCodec, TextCodec
+from rnnkit.data.text_tokenizer import TextTokenizer
 from rnnkit.data.vocab import LabelSet
 from rnnkit.data.datasets import Dataset, Split, load_dataset, stratified_indices, warn
 from rnnkit.errors import RnnkitError
@@ -136,30 +137,39 @@ def unlabelled_texts(config: TaskDataConfig) -> tuple[list[str], list[str]]:
     ``split_seed`` and ``val_fraction`` makes, each shuffled (seeded). The test part is never
     read, and a classifier's validation texts stay out of the language model's training."""
     dataset = read_task_dataset(config)
-    if dataset.kind != "text":
-        raise RnnkitError(f"{config.data} holds {dataset.kind} examples; a language model "
-                          "pretrains on texts (a text classification data set)")
     train, val = validation_cut(dataset, config)
     rng = random.Random(config.split_seed)
-    texts = [list(train.inputs), list(val.inputs)]
+    texts = [[x if isinstance(x, str) else " ".join(x) for x in part.inputs]   # tagged: tokens
+             for part in (train, val)]
     for part in texts:
         rng.shuffle(part)
     return texts[0], texts[1]
 
 
-def prepare(config: TaskDataConfig, vocabulary: TextCodec | None = None) -> TaskData:
+def with_vocabulary(vocabulary: Codec | TextTokenizer, config: TaskDataConfig,
+                    dataset: Dataset) -> Codec:
+    """The codec whose (word) vocabulary is ``vocabulary``'s: a resumed run's own codec, or a
+    language model's tokenizer (a text codec with its tokens; a tagger's word ids)."""
+    if not isinstance(vocabulary, TextTokenizer):
+        return dataclasses.replace(vocabulary, max_len=config.max_len)
+    if dataset.kind == "tagged":
+        return dataclasses.replace(fit_codec(config, dataset), words=vocabulary.vocab)
+    if dataset.kind != "text":
+        raise RnnkitError(f"{config.data} holds {dataset.kind} examples; a language model's "
+                          "vocabulary applies to texts and tagged sentences")
+    return vocabulary.codec(LabelSet(()), config.max_len)
+
+
+def prepare(config: TaskDataConfig, vocabulary: Codec | TextTokenizer | None = None) -> TaskData:
     """Load, split off validation, fit the codec on what remains (or take ``vocabulary``'s
-    tokens and ids: a language model's, or a resumed run's own), encode."""
+    tokens and ids: a language model's tokenizer, or a resumed run's own codec), encode."""
     dataset = read_task_dataset(config)
     tagged = dataset.kind == "tagged"
     train, val = validation_cut(dataset, config)
     dataset = Dataset(dataset.name, dataset.kind, train, dataset.test, dataset.split,
                       dataset.test_indices)
-    if vocabulary is not None and dataset.kind != "text":
-        raise RnnkitError(f"{config.data} holds {dataset.kind} examples; a vocabulary from "
-                          "another run applies to text")
     codec = fit_codec(config, dataset) if vocabulary is None else \
-        dataclasses.replace(vocabulary, max_len=config.max_len)
+        with_vocabulary(vocabulary, config, dataset)
     # the label set comes from the whole training part, so the validation cut has no new label
     full = (t for ts in read_labels(dataset.train, val) for t in ts) if tagged \
         else dataset.train.targets + val.targets

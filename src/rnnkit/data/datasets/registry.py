@@ -249,9 +249,12 @@ def load_dataset(data: str, *, text_column: str = "text", label_column: str = "l
     return split_classification(data, kind, full, test_fraction, seed)
 
 
-def labelled_text(data: str) -> bool:
-    """Whether ``data`` names a labelled text data set (a built-in one, or a .csv file)."""
+def labelled_kind(data: str) -> str | None:
+    """"text" or "tagged" when ``data`` names a labelled text or tagged data set (a built-in
+    one, a .csv or .conllu file): texts or sentences a language model can pretrain on, labels
+    dropped; else None."""
     if data.startswith("builtin:"):
         found = BUILTINS.get(data.split(":", 1)[1])
-        return found is not None and found.kind == "text"
-    return data.lower().endswith(".csv")
+        return found.kind if found is not None and found.kind in ("text", "tagged") else None
+    suffix = Path(data).suffix.lower()
+    return "text" if suffix == ".csv" else "tagged" if suffix in (".conllu", ".conll") else None
