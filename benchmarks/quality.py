@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baselines import dtw_1nn, most_frequent_tag, tfidf_logreg  # noqa: E402
 from forecast_quality import FORECASTING  # noqa: E402
 from generation_quality import GENERATION  # noqa: E402
+from name_corpus import write_name_corpus  # noqa: E402
 from results_rows import KEYS, row  # noqa: E402
 
 from rnnkit.errors import RnnkitError  # noqa: E402
@@ -56,6 +57,7 @@ class Pretrain:
     model: dict              # LMConfig fields (cell and sizes must be the classifier's)
     epochs: float            # passes over the texts
     lr: float = 3e-3         # peak learning rate
+    warmup: int = 100        # warm-up steps (rnnkit train lm's default)
     options: dict = dataclasses.field(default_factory=dict)  # {"vectors": "glove-6b-50d"}
 
 
@@ -78,6 +80,25 @@ class Recipe:
     second_seed: int | None = None    # train the whole recipe again with this seed too
 
 
+GLOVE = "glove-6b-50d"
+TWEETS = TaskDataConfig(data="builtin:tweets", val_fraction=0.1, batch_size=32)
+TWEETS_MODEL = dict(cell="lstm", input_size=50, hidden_size=128, pooling="max", dropout=0.2)
+# 1 epoch over the training tweets (the classifier's validation tweets held out), the 10,000
+# most frequent tokens, the embedding started from GloVe: about 6 minutes on one thread.
+TWEETS_LM = Pretrain(LMDataConfig(data="builtin:tweets", level="word", max_vocab=10000,
+                                  seq_len=64, batch_size=32, val_fraction=0.1),
+                     dict(cell="lstm", embed_size=50, hidden_size=128, num_layers=1,
+                          dropout=0.2), epochs=1, options={"vectors": GLOVE})
+NAMES = TaskDataConfig(data="builtin:names", level="char", val_fraction=0.1, batch_size=32)
+NAMES_MODEL = dict(cell="lstm", input_size=64, hidden_size=256, pooling="max", dropout=0.5)
+# 20 epochs over the training names and Faker's other names (name_corpus.py: first and last
+# names of every locale, builtin:names' test and validation names removed).
+NAMES_CORPUS = ROOT / "runs" / "quality" / "names_corpus.txt"
+NAMES_LM = Pretrain(LMDataConfig(data="builtin:names", level="char", seq_len=64, batch_size=32,
+                                 val_fraction=0.1, extra_text=str(NAMES_CORPUS)),
+                    dict(cell="lstm", embed_size=64, hidden_size=256, num_layers=1,
+                         dropout=0.1), epochs=20)
+
 RECIPES = {
     "jvowels": Recipe(
         TaskDataConfig(data="builtin:jvowels", val_fraction=0.0, batch_size=16),
@@ -87,13 +108,21 @@ RECIPES = {
         TaskDataConfig(data="builtin:gunpoint", val_fraction=0.0, batch_size=16, frame=5),
         dict(cell="gru", hidden_size=64, pooling="last", dropout=0.1), epochs=200,
         published=0.907, note="1-NN DTW, UCR archive"),
-    "tweets": Recipe(
-        TaskDataConfig(data="builtin:tweets", val_fraction=0.1, batch_size=32),
-        dict(cell="lstm", input_size=64, hidden_size=64, pooling="max", dropout=0.2), epochs=2),
-    "names": Recipe(
-        TaskDataConfig(data="builtin:names", level="char", val_fraction=0.1, batch_size=32),
-        dict(cell="lstm", input_size=32, hidden_size=128, pooling="last", dropout=0.2),
-        epochs=25),
+    # Tweets and names: transfer (docs/results.md, "Transfer ablation"; chosen on the
+    # validation cut). Each is an ensemble of four runs: two whose embedding starts from
+    # GloVe or from scratch, two that start from a language model of the training texts.
+    "tweets": Recipe(TWEETS, TWEETS_MODEL, epochs=2, options={"vectors": GLOVE},
+                     members=(Recipe(TWEETS, TWEETS_MODEL, epochs=2, seed=1,
+                                     options={"vectors": GLOVE}),
+                              Recipe(TWEETS, TWEETS_MODEL, epochs=2, pretrain=TWEETS_LM),
+                              Recipe(TWEETS, TWEETS_MODEL, epochs=2, seed=1,
+                                     pretrain=TWEETS_LM)),
+                     second_seed=2),
+    "names": Recipe(NAMES, NAMES_MODEL, epochs=30,
+                    members=(Recipe(NAMES, NAMES_MODEL, epochs=30, seed=1),
+                             Recipe(NAMES, NAMES_MODEL, epochs=30, pretrain=NAMES_LM),
+                             Recipe(NAMES, NAMES_MODEL, epochs=30, seed=1, pretrain=NAMES_LM)),
+                    second_seed=2),
     "brown": Recipe(
         TaskDataConfig(task="tag", data="builtin:brown", val_fraction=0.02, batch_size=64,
                        max_len=400),
@@ -108,16 +137,19 @@ RECIPES = {
 BIDIR_BASE = "turkish"
 
 
-def pretrain(task: str, recipe: Recipe) -> Recipe:
-    """Train ``recipe``'s language model (once per task and seed); the recipe that starts from
-    it (no pretraining: ``recipe`` itself)."""
+def pretrain(task: str, recipe: Recipe, seed: int) -> Recipe:
+    """Train ``recipe``'s language model with ``seed`` (once per task and seed: an ensemble's
+    members share it); the recipe that starts from it (no pretraining: ``recipe`` itself)."""
     lm = recipe.pretrain
     if lm is None:
         return recipe
-    run = ROOT / "runs" / "quality" / f"{task.split('-m')[0]}-lm-seed{recipe.seed}"
+    run = ROOT / "runs" / "quality" / f"{task}-lm-seed{seed}"
+    if lm.data.extra_text == str(NAMES_CORPUS) and not NAMES_CORPUS.is_file():
+        size = write_name_corpus(NAMES_CORPUS, recipe.data)
+        print(f"{task}: {size:,} unlabelled names in {NAMES_CORPUS.relative_to(ROOT)}")
     if (run, lm) not in PRETRAINED:
-        train = TrainConfig(steps=1, lr=lm.lr, warmup_steps=50, eval_every=0, log_every=20,
-                            seed=recipe.seed)
+        train = TrainConfig(steps=1, lr=lm.lr, warmup_steps=lm.warmup, eval_every=0,
+                            log_every=20, seed=seed)
         data = dataclasses.replace(lm.data, split_seed=recipe.data.split_seed)
         result = train_run(TASKS["lm"], run, RunSpec(data, lm.model, train, lm.epochs,
                                                      lm.options), progress=False)
@@ -131,10 +163,10 @@ def pretrain(task: str, recipe: Recipe) -> Recipe:
 PRETRAINED: dict = {}   # (run folder, Pretrain) -> its RunResult: members share a language model
 
 
-def train_one(name: str, recipe: Recipe) -> tuple[Path, dict, int]:
+def train_one(task: str, name: str, recipe: Recipe, lm_seed: int) -> tuple[Path, dict, int]:
     """Train one run (after its language model, if any): its folder, test report, size."""
     run = ROOT / "runs" / "quality" / name
-    recipe = pretrain(name, recipe)
+    recipe = pretrain(task, recipe, lm_seed)
     train = TrainConfig(steps=1, lr=recipe.lr, warmup_steps=50, eval_every=0, log_every=20,
                         seed=recipe.seed, **recipe.train)
     result = train_run(TASKS[recipe.data.task], run,
@@ -150,11 +182,11 @@ def train_and_evaluate(task: str, recipe: Recipe) -> tuple[dict, float, int]:
     """Train ``recipe`` (and its ensemble members); the test report of the run, or of the
     ensemble of its runs, the wall time of it all, and the parameter count."""
     start = time.perf_counter()
-    run, report, parameters = train_one(task, recipe)
+    run, report, parameters = train_one(task, task, recipe, recipe.seed)
     others = []
     for i, member in enumerate(recipe.members, start=1):
         member = dataclasses.replace(member, seed=member.seed + recipe.seed)
-        path, _, size = train_one(f"{task}-m{i}", member)
+        path, _, size = train_one(task, f"{task}-m{i}", member, recipe.seed)
         others.append(load(path))
         parameters += size
     if others:
