@@ -308,3 +308,33 @@ def test_a_tagger_starts_from_a_language_model_of_its_sentences(capsys, tmp_path
     code, _, err = run_cli(capsys, "train", "classify", "--data", str(csv), *SMALL,
                            "--init-from", str(lm), "--steps", "1", "--out", str(tmp_path / "c"))
     assert_one_line_error(code, err, "a language model of tagged sentences")
+
+
+def test_a_run_started_from_glove_resumes_and_predicts_without_the_vectors(capsys, tmp_path,
+                                                                          monkeypatch):
+    pytest.importorskip("pyarrow")
+    from rnnkit.data import vectors
+    try:
+        table = vectors.read_vectors("glove-6b-50d")
+    except RnnkitError as e:
+        pytest.skip(str(e))
+    data = write_csv(tmp_path / "reviews.csv", n=40)
+    run = tmp_path / "glove"
+    flags = ["train", "classify", "--data", str(data), "--vectors", "glove-6b-50d", "--embed",
+             "50", "--hidden", "8", "--batch-size", "8", "--no-progress", "--out", str(run)]
+    code, _, err = run_cli(capsys, *flags, "--steps", "1", "--lr", "1e-9")
+    assert code == 0 and "gives" in err, err
+    model, codec = rnnkit.load(run)
+    row = codec.vocab.encode(["great"])[0]
+    np.testing.assert_allclose(model.embed.weight[row].detach().numpy(),
+                               table.matrix[table.rows["great"]], atol=1e-5)
+
+    def missing(name):
+        raise RnnkitError("the vectors are gone")
+
+    monkeypatch.setattr(vectors, "read_vectors", missing)
+    monkeypatch.setattr("rnnkit.tasks.transfer.read_vectors", missing)
+    code, _, err = run_cli(capsys, "train", "--resume", str(run), "--steps", "3",
+                           "--no-progress")
+    assert code == 0, err
+    assert run_cli(capsys, "predict", str(run), "a great car")[0] == 0
