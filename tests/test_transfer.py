@@ -338,3 +338,48 @@ def test_a_run_started_from_glove_resumes_and_predicts_without_the_vectors(capsy
                            "--no-progress")
     assert code == 0, err
     assert run_cli(capsys, "predict", str(run), "a great car")[0] == 0
+
+
+@pytest.mark.slow
+def test_language_model_pretraining_carries_words_the_labels_never_showed(capsys, tmp_path):
+    """Unlabelled text pairs each sentiment word with a context word ("sun" or "rain"); the
+    labelled texts use only two sentiment words per class, and the test texts only the others.
+    From scratch those are unknown words (chance); started from the language model, the
+    classifier reads them through what the language model learned about them."""
+    import random
+    rng = random.Random(0)
+    pos, neg = [f"p{i}" for i in range(12)], [f"n{i}" for i in range(12)]
+    fill = "the a it was then so".split()
+
+    def text(word, context):
+        words = [rng.choice(fill) for _ in range(4)] + [word, context]
+        rng.shuffle(words)
+        return " ".join(words)
+
+    seen, unseen = pos[:2] + neg[:2], pos[2:] + neg[2:]
+    train = [(text(w, "sun" if w in pos else "rain"), "pos" if w in pos else "neg")
+             for _ in range(30) for w in seen]
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in train), encoding="utf-8")
+    (tmp_path / "more.txt").write_text("".join(
+        text(w, "sun" if w in pos else "rain") + "\n" for _ in range(60) for w in pos + neg),
+        encoding="utf-8")
+    split = ["--data", str(data), "--test-data", str(tmp_path / "test.csv")]
+    test_rows = [(text(w, "the"), "pos" if w in pos else "neg") for _ in range(10)
+                 for w in unseen]                 # no context word: the word alone decides
+    (tmp_path / "test.csv").write_text(
+        "text,label\n" + "".join(f"{t},{y}\n" for t, y in test_rows), encoding="utf-8")
+    sizes = ["--embed", "16", "--hidden", "32", "--layers", "1", "--no-progress",
+             "--unidirectional", "--pooling", "max"]
+    lm = tmp_path / "pretrained"
+    assert run_cli(capsys, "train", "lm", *split[:2], "--level", "word", *sizes[:7],
+                   "--seq-len", "16", "--batch-size", "16", "--epochs", "15",
+                   "--extra-text", str(tmp_path / "more.txt"), "--eval-every", "0",
+                   "--out", str(lm))[0] == 0
+    accuracy = {}
+    for name, extra in (("scratch", []), ("lm", ["--init-from", str(lm)])):
+        code, out, err = run_cli(capsys, "train", "classify", *split, *sizes, "--epochs", "10",
+                                 "--out", str(tmp_path / name), *extra)
+        assert code == 0, err
+        accuracy[name] = float(out.split("test: accuracy ")[1].split(",")[0])
+    assert accuracy["scratch"] < 0.7 and accuracy["lm"] > accuracy["scratch"] + 0.15, accuracy
