@@ -223,13 +223,20 @@ def classification_rows(task: str) -> tuple[list[dict], float]:
                                  np.array([index[y] for y in predicted]), labels)
     print(f"{task} baseline {name}: accuracy {base['accuracy']:.4f}, macro-F1 "
           f"{base['macro_f1']:.4f} ({time.perf_counter() - start:.0f} s)")
-    rows = [row(task, recipe.data.data, dataset.split, "accuracy", report["accuracy"], name,
+    what = recipe.data.data
+    if recipe.members:
+        n, seeds = len(recipe.members) + 1, sorted({recipe.seed, *(m.seed for m in recipe.members)})
+        what = f"{recipe.data.data} (an ensemble of {n} runs, seeds {seeds[0]}-{seeds[-1]})"
+    rows = [row(task, what, dataset.split, "accuracy", report["accuracy"], name,
                 base["accuracy"], recipe.published)]
     if dataset.kind == "text":
-        rows.append(row(task, recipe.data.data, dataset.split, "macro_f1", report["macro_f1"],
+        rows.append(row(task, what, dataset.split, "macro_f1", report["macro_f1"],
                         name, base["macro_f1"]))
     if again is not None:
-        where = f"{recipe.data.data} (second seed, {recipe.second_seed})"
+        shift = recipe.second_seed - recipe.seed
+        where = f"{recipe.data.data} (second seed, {recipe.second_seed})" if not recipe.members \
+            else f"{recipe.data.data} (the same ensemble, seeds {seeds[0] + shift}-" \
+                 f"{seeds[-1] + shift})"
         rows += [row(task, where, dataset.split, metric, again[metric], name, base[metric])
                  for metric in ("accuracy", "macro_f1")]
     return rows, seconds
