@@ -286,7 +286,7 @@ def test_extra_texts_join_the_language_model_training_but_not_its_validation(cap
     code, _, err = run_cli(capsys, "train", "lm", "--data", str(tmp_path / "more.txt"),
                            *SMALL, "--steps", "1", "--extra-text", str(tmp_path / "more.txt"),
                            "--out", str(tmp_path / "plain"))
-    assert_one_line_error(code, err, "--extra-text adds texts to a labelled data set")
+    assert_one_line_error(code, err, "--extra-text does not apply to rnnkit train lm of a plain")
 
 
 def test_a_tagger_starts_from_a_language_model_of_its_sentences(capsys, tmp_path):

@@ -85,9 +85,6 @@ class LMDataConfig:
         for a plain text)."""
         kind = labelled_kind(self.data)
         if kind is None:
-            if self.extra_text:
-                raise RnnkitError("--extra-text adds texts to a labelled data set's; for a plain "
-                                  "text, put them in the file")
             return None
         if not 0 < self.val_fraction < 1:
             raise RnnkitError("a language model of a labelled data set needs --val-fraction in "
@@ -105,6 +102,10 @@ class LMDataConfig:
 # The flags that read a labelled data set's texts (LMDataConfig fields of the same names).
 LABELLED_FLAGS = ("subword_model", "subword_vocab", "text_column", "label_column", "encoding",
                   "test_fraction", "extra_text")
+
+
+# ... and those of them a plain text refuses (the subword ones apply to any text).
+PLAIN_REFUSED = ("text_column", "label_column", "encoding", "test_fraction", "extra_text")
 
 
 def lm_figures(loss: float, level: str) -> dict:
@@ -170,6 +171,13 @@ class LanguageModelTask(Task):
         add_diagnose_flag(p)
 
     def spec(self, s: dict) -> RunSpec:
+        if labelled_kind(s["data"]) is None:
+            given = [k for k in (*PLAIN_REFUSED, "split_seed") if k in s]
+            if given:
+                flag = "--" + given[0].replace("_", "-")
+                raise RnnkitError(f"{flag} does not apply to rnnkit train lm of a plain text; "
+                                  "it reads a labelled data set's texts (builtin:tweets, "
+                                  "builtin:names, a .csv or .conllu file)")
         level = s.get("level") or ("word" if s["data"] == PTB else "char")
         data = LMDataConfig(s["data"], s["seq_len"], s["batch_size"], s["val_fraction"],
                             level=level, max_vocab=s["max_vocab"],
