@@ -13,7 +13,7 @@ setup: $(STAMP)
 # there does not stop the setup (the leading '-').
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[test,serve,export]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,serve,export,text]'
 	-$(BIN)/pip install -q -c constraints.txt ninja
 	-$(BIN)/python -c 'import rnnkit.nn.fast.native as n; raise SystemExit(n.main())'
 	touch $(STAMP)

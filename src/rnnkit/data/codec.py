@@ -3,8 +3,9 @@
 One codec per kind of example (:mod:`rnnkit.data.datasets.dataset`):
 
 * :class:`TextCodec`   -- a string -> word ids (``level="word"``: lower-cased ``\\w+`` runs and
-  single punctuation marks, so ``#driverless`` is ``#``, ``driverless``) or code-point ids
-  (``level="char"``);
+  single punctuation marks, so ``#driverless`` is ``#``, ``driverless``), code-point ids
+  (``level="char"``) or subword ids (``level="subword"``: a BPE or unigram model trained on the
+  training part, :mod:`rnnkit.data.subword`, saved inside the codec);
 * :class:`SeriesCodec` -- a (T, C) float array -> the same array standardised per channel with
   the training mean and standard deviation, optionally cut into frames of k steps (T/k, k*C):
   fewer, wider steps, which a recurrent encoder learns from more easily on long univariate
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnkit.data.datasets.announce import warn
+from rnnkit.data.subword import subword_pieces, train_subword
 from rnnkit.data.vocab import LabelSet, Vocab
 from rnnkit.errors import RnnkitError
 
@@ -37,9 +39,38 @@ UNSEEN = -1  # id of a tag the training data never had (evaluation counts it wro
 WORD = re.compile(r"\w+|[^\w\s]")  # a word-level token: a run of word characters, or one mark
 
 
+TEXT_LEVELS = ("word", "char", "subword")
+
+
 def words(text: str) -> list[str]:
     """Word-level tokens of ``text``, lower-cased."""
     return WORD.findall(text.lower())
+
+
+def text_tokens(level: str, text: str, subword: str = "") -> list[str]:
+    """The tokens of ``text`` at ``level`` (``subword``: the subword model's JSON); level
+    ``token``: a tagged sentence's tokens, whitespace-separated, lower-cased as TagCodec's words."""
+    if level == "word":
+        return words(text)
+    if level == "token":
+        return text.lower().split()
+    if level == "char":
+        return list(text)
+    return subword_pieces(subword, text)
+
+
+def fit_text_vocab(texts, level: str, *, min_count: int = 1, max_vocab: int | None = None,
+                   subword_model: str = "bpe", subword_vocab: int = 4000) -> tuple[Vocab, str]:
+    """The vocabulary of ``texts`` at ``level``, and the subword model trained on them (its
+    JSON; "" for the other levels)."""
+    if level not in (*TEXT_LEVELS, "token"):
+        raise RnnkitError(f"text level must be one of {', '.join(TEXT_LEVELS)}, got {level!r}")
+    texts = list(texts)
+    subword = train_subword(texts, kind=subword_model, vocab_size=subword_vocab) \
+        if level == "subword" else ""
+    vocab = Vocab.build(texts, lambda t: text_tokens(level, t, subword), min_count=min_count,
+                        max_size=max_vocab)
+    return vocab, subword
 
 
 def _truncated_warning(cut: int, total: int, max_len: int, unit: str) -> None:
@@ -52,24 +83,24 @@ def _truncated_warning(cut: int, total: int, max_len: int, unit: str) -> None:
 class TextCodec:
     """Text -> token ids, and the label set."""
 
-    level: str           # "word" or "char"
+    level: str           # "word", "char" or "subword" (TEXT_LEVELS)
     vocab: Vocab         # ids of the tokens seen in training (0 pad, 1 unknown)
     labels: LabelSet     # the classes
     max_len: int         # longer texts keep their first max_len tokens
+    subword: str = ""    # level "subword": the subword model (tokenizers JSON); else ""
 
     kind = "text"
 
     @classmethod
     def fit(cls, texts, labels, *, level: str = "word", max_len: int = 256,
-            min_count: int = 1, max_vocab: int | None = None) -> TextCodec:
-        if level not in ("word", "char"):
-            raise RnnkitError(f"text level must be 'word' or 'char', got {level!r}")
-        split = words if level == "word" else list
-        return cls(level, Vocab.build(texts, split, min_count=min_count, max_size=max_vocab),
-                   LabelSet.build(labels), max_len)
+            min_count: int = 1, max_vocab: int | None = None, subword_model: str = "bpe",
+            subword_vocab: int = 4000) -> TextCodec:
+        vocab, subword = fit_text_vocab(texts, level, min_count=min_count, max_vocab=max_vocab,
+                                        subword_model=subword_model, subword_vocab=subword_vocab)
+        return cls(level, vocab, LabelSet.build(labels), max_len, subword)
 
     def tokens(self, text: str) -> list[str]:
-        return words(text) if self.level == "word" else list(text)
+        return text_tokens(self.level, text, self.subword)
 
     def encode(self, text: str) -> list[int]:
         """Ids of ``text``'s first ``max_len`` tokens; one line for a text with no token."""
@@ -85,8 +116,9 @@ class TextCodec:
         return out
 
     def to_dict(self) -> dict:
-        return {"type": "text", "level": self.level, "vocab": list(self.vocab.symbols),
-                "labels": list(self.labels.labels), "max_len": self.max_len}
+        out = {"type": "text", "level": self.level, "vocab": list(self.vocab.symbols),
+               "labels": list(self.labels.labels), "max_len": self.max_len}
+        return {**out, "subword": self.subword} if self.subword else out
 
 
 @dataclass(frozen=True)
@@ -200,7 +232,12 @@ def codec_from_dict(d: dict) -> Codec:
         kind = d["type"]
         labels = LabelSet(tuple(d["labels"]))
         if kind == "text":
-            return TextCodec(d["level"], Vocab(tuple(d["vocab"])), labels, int(d["max_len"]))
+            level, subword = d["level"], d.get("subword")
+            if level not in TEXT_LEVELS or (level == "subword") != bool(subword):
+                raise ValueError(f"text level {level!r} with{'' if subword else 'out'} a "
+                                 "subword model")
+            return TextCodec(d["level"], Vocab(tuple(d["vocab"])), labels, int(d["max_len"]),
+                             str(d.get("subword", "")))
         if kind == "series":
             return SeriesCodec(int(d["channels"]), tuple(d["mean"]), tuple(d["std"]), labels,
                                int(d["max_len"]), int(d.get("frame", 1)))

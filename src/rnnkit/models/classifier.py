@@ -27,6 +27,7 @@ from torch import Tensor, nn
 from rnnkit.errors import RnnkitError
 from rnnkit.models.encoders import build_encoder, check_cell, positional_options
 from rnnkit.models.pooling import POOLINGS, Pooling
+from rnnkit.models.pretrained import layer_groups
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,8 @@ class SequenceClassifier(nn.Module):
         x = self.embed(inputs) if self.embed is not None else inputs       # (B, T, E)
         h, state = self.rnn(self.drop(x), state, lengths=lengths)          # (B, T, D*H)
         return self.head(self.drop(self.pool(h, lengths))), state          # (B, K)
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Parameters by depth: embedding, each recurrent layer, pooling and head."""
+        return layer_groups([m for m in (self.embed,) if m is not None], self.rnn,
+                            [self.pool, self.head])

@@ -31,6 +31,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.char_encoder import CharEncoder
 from rnnkit.models.encoders import build_encoder, check_cell, positional_options
 from rnnkit.nn.traced import is_exporting
+from rnnkit.models.pretrained import layer_groups
 
 UNK_ID = 1  # the Vocab's unknown id (rnnkit.data.vocab.UNK)
 
@@ -111,3 +112,8 @@ class Tagger(nn.Module):
         char_x = like.new_zeros(*real.shape, self.chars.output_size)       # (B, T, D*H_c)
         char_x[real] = self.chars(inputs[..., 1:][real])                    # (N real, D*H_c)
         return char_x
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Parameters by depth: word embedding and character encoder, each sentence layer, head."""
+        return layer_groups([m for m in (self.embed, self.chars) if m is not None], self.rnn,
+                            [self.head])

@@ -149,7 +149,9 @@ def train_config(s: dict, **extra) -> TrainConfig:
         warmup_steps=s["warmup"], clip_norm=None if s.get("no_clip") else s["clip"],
         eval_every=s.get("eval_every", 0), seed=s["seed"],
         min_lr_ratio=s.get("min_lr_ratio", TrainConfig.min_lr_ratio),
-        precision=s.get("precision", "fp32"), optimizer=s.get("optimizer", "adamw"), **extra)
+        precision=s.get("precision", "fp32"), optimizer=s.get("optimizer", "adamw"),
+        layer_lr_decay=s.get("layer_lr_decay", TrainConfig.layer_lr_decay),
+        unfreeze_every=s.get("unfreeze_every", TrainConfig.unfreeze_every), **extra)
 
 
 def epochs_of(s: dict) -> float | None:

@@ -21,7 +21,8 @@ from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.models.pooling import POOLINGS
 from rnnkit.models.portable import classifier_graphs
 from rnnkit.models.sizing import build_checked
-from rnnkit.tasks.flags import add_csv_flags, positive_int
+from rnnkit.data.codec import TEXT_LEVELS
+from rnnkit.tasks.flags import add_csv_flags, add_subword_flags, positive_int
 from rnnkit.tasks.labelled import DEFAULTS, LabelledTask
 from rnnkit.train.losses import balanced_weights, classify_loss
 from rnnkit.train.run import RunSpec
@@ -39,7 +40,10 @@ class ClassifyTask(LabelledTask):
 
     def add_train_flags(self, p: argparse.ArgumentParser) -> None:
         add_csv_flags(p)
-        p.add_argument("--level", choices=("word", "char"), help="text tokens")
+        p.add_argument("--level", choices=TEXT_LEVELS,
+                       help="text tokens: words, characters, or subword pieces learned from "
+                            "the training texts")
+        add_subword_flags(p)
         p.add_argument("--frame", type=positive_int, metavar="K",
                        help="series: stack K steps into one model step")
         p.add_argument("--pooling", choices=POOLINGS, help="how the states become one vector")
@@ -50,7 +54,8 @@ class ClassifyTask(LabelledTask):
     def spec(self, s: dict) -> RunSpec:
         data = self.data_config(s, text_column=s["text_column"], label_column=s["label_column"],
                                 encoding=s["encoding"], level=s["level"], frame=s["frame"],
-                                class_weights=bool(s.get("class_weights")))
+                                class_weights=bool(s.get("class_weights")),
+                                **{k: s[k] for k in ("subword_model", "subword_vocab") if k in s})
         model = dict(cell=s["cell"], input_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"],
                      bidirectional=not s.get("unidirectional"), pooling=s["pooling"],
@@ -65,6 +70,9 @@ class ClassifyTask(LabelledTask):
         config = config_from(ClassifierConfig, settings, "the model settings",
                              num_classes=len(codec.labels))
         return build_checked(lambda: SequenceClassifier(config)), config
+
+    def embed_size(self, config: ClassifierConfig) -> int:
+        return config.input_size
 
     def model_of(self, settings: dict):
         config = config_from(ClassifierConfig, settings, "the model config")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from rnnkit.data.subword import SUBWORD_MODELS
 from rnnkit.models.encoders import ENCODERS
 from rnnkit.models.baselines.transformer import POSITIONAL
 from rnnkit.train.config import OPTIMIZERS, PRECISIONS
@@ -198,6 +199,13 @@ def add_csv_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-column", metavar="NAME", help="CSV column with the text")
     p.add_argument("--label-column", metavar="NAME", help="CSV column with the label")
     p.add_argument("--encoding", metavar="ENC", help="CSV text encoding")
+
+
+def add_subword_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--subword-model", choices=SUBWORD_MODELS,
+                   help="--level subword: BPE merges or a unigram model (Hugging Face tokenizers)")
+    p.add_argument("--subword-vocab", type=positive_int, metavar="N",
+                   help="--level subword: pieces the model learns from the training texts")
 
 
 def add_test_split_flags(p: argparse.ArgumentParser, *, test_data: bool = True) -> None:

@@ -24,6 +24,8 @@ from rnnkit.errors import RnnkitError
 from rnnkit.tasks.base import Task, epochs_of, train_config
 from rnnkit.tasks.flags import (add_diagnose_flag, add_positional_flag, add_split_seed_flag,
                                 add_test_split_flags, positive_int)
+from rnnkit.tasks.transfer import (add_transfer_flags, initialiser, transfer_options,
+                                   vocabulary_of)
 from rnnkit.train.classification_metrics import format_report
 from rnnkit.train.loop import evaluate_loss
 from rnnkit.train.run import RunResult, RunSetup, RunSpec
@@ -63,6 +65,25 @@ def accuracy_postfix(train: dict, evaluation: dict | None) -> dict[str, str]:
     return fields
 
 
+# What the runs of an ensemble must share: the same examples, split and validation cut.
+SAME_DATA = ("data", "test_data", "test_fraction", "split_seed", "text_column", "label_column",
+             "encoding", "max_len")
+
+
+def ensemble_runs(config: dict, runs: list[str] | None, task: str) -> list[str]:
+    """The ``--ensemble`` runs, checked to be ``task`` runs on the same data and split."""
+    for run in runs or []:
+        other = read_run_config(run)
+        if other.get("task") != task:
+            raise RnnkitError(f"'{run}' is a {other.get('task')!r} run; an ensemble of {task} "
+                              f"runs needs {task} runs")
+        differ = [k for k in SAME_DATA if other["data"].get(k) != config["data"].get(k)]
+        if differ:
+            raise RnnkitError(f"'{run}' was trained on other data or another split "
+                              f"({', '.join(differ)} differ); an ensemble needs the same")
+    return list(runs or [])
+
+
 class LabelledTask(Task):
     """A task whose examples carry labels: one per sequence (classify) or per token (tag)."""
 
@@ -77,6 +98,7 @@ class LabelledTask(Task):
                        help="steps kept per sequence; longer ones are cut, with a warning")
         p.add_argument("--unidirectional", action="store_true",
                        help="read sequences left to right only (default: bidirectional)")
+        add_transfer_flags(p)
         add_positional_flag(p)
         add_diagnose_flag(p)
 
@@ -88,13 +110,23 @@ class LabelledTask(Task):
             task=self.name, data=s["data"], test_data=s.get("test_data"),
             test_fraction=s["test_fraction"], split_seed=s.get("split_seed", s["seed"]),
             val_fraction=s["val_fraction"], max_len=s["max_len"], batch_size=s["batch_size"],
-            **fields)
+            vocab_from=s.get("init_from"), **fields)
 
     def spec_of(self, s: dict, data: TaskDataConfig, model: dict) -> RunSpec:
-        return RunSpec(data, model, train_config(s), epochs_of(s))
+        return RunSpec(data, model, train_config(s), epochs_of(s), transfer_options(s))
+
+    def resume_spec(self, saved: dict, run_dir: Path, steps: int | None) -> RunSpec:
+        """A run whose vocabulary came from a language model resumes with the codec it saved,
+        so it needs that run no more."""
+        spec = super().resume_spec(saved, run_dir, steps)
+        if spec.data.vocab_from is None:
+            return spec
+        return dataclasses.replace(spec, data=dataclasses.replace(spec.data,
+                                                                  vocab_from=str(run_dir)))
 
     def prepare(self, data: TaskDataConfig) -> TaskData:
-        return prepare(data)
+        return prepare(data, None if data.vocab_from is None else
+                       vocabulary_of(data.vocab_from, data, self.name))
 
     def build(self, prepared: TaskData, model_settings: dict, spec: RunSpec) -> RunSetup:
         model, config = self.make_model(prepared.codec, model_settings)
@@ -120,7 +152,9 @@ class LabelledTask(Task):
                     "examples": {"train": len(prepared.train[0]),
                                  "validation": len(prepared.val[0]), "test": len(data.test)}},
             files=files, evaluate=evaluate, postfix=accuracy_postfix,
-            title=f"{config.cell} {self.name}: {spec.data.data}")
+            title=f"{config.cell} {self.name}: {spec.data.data}", layers=model.layer_groups(),
+            initialise=initialiser(spec.options, model, prepared.codec,
+                                   embed_size=self.embed_size(config)))
 
     def test(self, run_dir: Path, prepared, setup: RunSetup, spec: RunSpec, step: int) -> dict:
         from rnnkit.tasks.loading import load
@@ -147,11 +181,18 @@ class LabelledTask(Task):
     def add_evaluate_flags(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--data", metavar="FILE", help="score this file (same format) instead "
                        "of the run's test split")
+        p.add_argument("--ensemble", nargs="+", metavar="RUN2",
+                       help="score RUN with these runs as one model: their class probabilities "
+                            "averaged (same data, split and labels); evaluation_ensemble.json")
 
     def evaluate(self, run_dir: Path, config: dict, options: dict) -> int:
         from rnnkit.tasks.loading import load
         model, codec = load(run_dir)
-        report = evaluate_task(run_dir, model, codec, config, options.get("data"))
+        others = [load(other) for other in ensemble_runs(config, options.get("ensemble"),
+                                                          self.name)]
+        report = evaluate_task(run_dir, model, codec, config, options.get("data"), others)
+        if others:
+            print(f"an ensemble of {len(others) + 1} runs (probabilities averaged)")
         print(f"{report['data']}: accuracy {report['accuracy']:.4f}, macro-F1 "
               f"{report['macro_f1']:.4f} ({report['count']:,} {self.unit})")
         if report.get("unseen_words") is not None:
@@ -159,7 +200,9 @@ class LabelledTask(Task):
             print(f"words unseen in training: {report['unseen_words']:,}, accuracy "
                   f"{'n/a' if acc is None else f'{acc:.4f}'}")
         print(format_report(report))
-        print(f"wrote {run_dir}/{EVALUATION_FILE} and {run_dir}/{CONFUSION_FILE}")
+        suffix = "_ensemble" if others else ""
+        print(f"wrote {run_dir}/{EVALUATION_FILE.replace('.json', suffix + '.json')} and "
+              f"{run_dir}/{CONFUSION_FILE.replace('.png', suffix + '.png')}")
         return 0
 
     def diagnosis_batch(self, run_dir, config, model, codec, batch_size, options):

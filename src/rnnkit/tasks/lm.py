@@ -1,6 +1,8 @@
 """Language modelling (many-to-many aligned: next-token prediction), the main job.
 
     text -> tokenizer (characters, or words with <eos> at line breaks) -> one stream
+      (or a labelled text data set's training texts, labels dropped, cut as its classifier
+       cuts them: rnnkit.data.text_tokenizer; the pretraining step of ULMFiT)
       -> truncated BPTT windows of ``seq_len`` tokens over ``batch_size`` lanes
          (the state carried across windows, detached: Williams & Peng 1990)
       -> LanguageModel (embedding -> any encoder -> softmax over the vocabulary)
@@ -16,12 +18,16 @@ import argparse
 import dataclasses
 import hashlib
 import math
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from rnnkit.data import StreamBatcher, eval_windows
 from rnnkit.data.lm_corpus import BUILTIN, PTB, read_corpus, read_test_text, split_text
+from rnnkit.data.datasets.registry import labelled_kind
+from rnnkit.data.text import read_text
+from rnnkit.data.text_tokenizer import TextTokenizer
 from rnnkit.data.tokenizers import LEVELS, Tokenizer, build_tokenizer, tokenizer_from_dict
 from rnnkit.errors import RnnkitError
 from rnnkit.models import LanguageModel, LMConfig
@@ -29,12 +35,16 @@ from rnnkit.models.portable import lm_graphs
 from rnnkit.models.sizing import build_checked
 from rnnkit.tasks import lm_use
 from rnnkit.tasks.base import Task, epochs_of, train_config
-from rnnkit.tasks.flags import add_diagnose_flag, add_positional_flag, positive_int
+from rnnkit.tasks.transfer import add_vectors_flag, initialiser
+from rnnkit.tasks.flags import (add_csv_flags, add_diagnose_flag, add_positional_flag,
+                                add_split_seed_flag, add_subword_flags, add_test_split_flags,
+                                positive_int)
 from rnnkit.train.loop import bpc_postfix, evaluate_loss, ppl_postfix
 from rnnkit.train.losses import lm_loss
 from rnnkit.train.metrics import LN2, MetricsLog
 from rnnkit.train.run import RunResult, RunSetup, RunSpec
 from rnnkit.train.run_folder import METRICS_FILE
+from rnnkit.train.task_data import TaskDataConfig, unlabelled_texts
 from rnnkit.typed import config_from
 
 TOKENIZER_FILE = "tokenizer.json"
@@ -44,19 +54,59 @@ TOKENIZER_FILE = "tokenizer.json"
 class LMDataConfig:
     """Where the text comes from and how it is cut into windows."""
 
-    data: str = BUILTIN          # a UTF-8 text file, builtin:shakespeare or builtin:ptb
+    data: str = BUILTIN          # a UTF-8 text file, builtin:shakespeare or builtin:ptb; or
+    #                              a labelled text set (builtin:tweets, builtin:names, a .csv):
+    #                              its training texts, one per line, labels dropped
     seq_len: int = 128           # truncated-BPTT window (tokens per backward pass)
     batch_size: int = 64         # parallel lanes of the stream
-    val_fraction: float = 0.1    # tail held out for validation
+    val_fraction: float = 0.1    # tail held out for validation (a labelled set: the texts of
+    #                              the validation cut its classifier makes, never trained on)
     eval_batch_size: int = 8     # lanes for validation: fewer lanes, fewer cold starts
-    level: str = "char"          # tokens: "char" (any text) or "word" (builtin:ptb is word)
+    level: str = "char"          # tokens: "char" (any text), "word" (builtin:ptb is word) or
+    #                              "subword"; a labelled set's are its classifier's (TextCodec)
     max_vocab: int = 0           # word level: keep the most frequent words (0: all)
+    subword_model: str = "bpe"   # level "subword": "bpe" or "unigram"
+    subword_vocab: int = 4000    # level "subword": pieces the model learns (at most)
+    text_column: str = "text"    # a labelled .csv: the text column (the label is not read)
+    label_column: str = "label"  # a labelled .csv: the label column (fixes the stratified split)
+    encoding: str = "utf-8"      # a labelled .csv: its encoding
+    test_fraction: float = 0.2   # a labelled set: its classifier's test part, never read here
+    split_seed: int = 0          # a labelled set: seed of its classifier's test and val cuts
+    extra_text: str | None = None  # a labelled set: more unlabelled texts (a UTF-8 file, one
+    #                              per line) for training only; they must not hold its test texts
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
             raise RnnkitError(f"unknown level {self.level!r}; choose one of {', '.join(LEVELS)}")
         if self.data == PTB and self.level != "word":
             raise RnnkitError(f"{PTB} is word-level data (Penn Treebank); drop --level char")
+
+    def labelled(self) -> TaskDataConfig | None:
+        """The classifier data config whose training texts this language model reads (None
+        for a plain text)."""
+        kind = labelled_kind(self.data)
+        if kind is None:
+            return None
+        if not 0 < self.val_fraction < 1:
+            raise RnnkitError("a language model of a labelled data set needs --val-fraction in "
+                              "(0, 1): the texts of its classifier's validation cut")
+        if kind == "tagged" and self.level != "word":
+            raise RnnkitError(f"{self.data} holds tagged sentences; their language model reads "
+                              "words, as the tagger does: give --level word")
+        return TaskDataConfig(task="tag" if kind == "tagged" else "classify",
+                              data=self.data, text_column=self.text_column,
+                              label_column=self.label_column, encoding=self.encoding,
+                              test_fraction=self.test_fraction, split_seed=self.split_seed,
+                              val_fraction=self.val_fraction, level=self.level)
+
+
+# The flags that read a labelled data set's texts (LMDataConfig fields of the same names).
+LABELLED_FLAGS = ("subword_model", "subword_vocab", "text_column", "label_column", "encoding",
+                  "test_fraction", "extra_text")
+
+
+# ... and those of them a plain text refuses (the subword ones apply to any text).
+PLAIN_REFUSED = ("text_column", "label_column", "encoding", "test_fraction", "extra_text")
 
 
 def lm_figures(loss: float, level: str) -> dict:
@@ -102,32 +152,67 @@ class LanguageModelTask(Task):
 
     def add_train_flags(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--level", choices=LEVELS,
-                       help="char (any text), or word: whitespace-separated words with <eos> at "
-                            "line breaks (builtin:ptb is word-level)")
+                       help="char (any text), word: whitespace-separated words with <eos> at "
+                            "line breaks (builtin:ptb is word-level), or subword; a labelled "
+                            "data set's texts are cut as its classifier cuts them")
         p.add_argument("--max-vocab", type=positive_int, metavar="N",
                        help="word level: keep the N most frequent words, the rest become <unk>")
         p.add_argument("--tie-weights", action="store_true",
                        help="share embedding and output weights (needs --embed == --hidden)")
         p.add_argument("--seq-len", type=positive_int, metavar="T", help="the TBPTT window")
+        add_subword_flags(p)
+        add_vectors_flag(p)
+        p.add_argument("--extra-text", metavar="FILE",
+                       help="a labelled data set: more unlabelled texts, one per line, to "
+                            "pretrain on beside its training texts (never its test texts)")
+        add_csv_flags(p)
+        add_test_split_flags(p, test_data=False)
+        add_split_seed_flag(p)
         add_positional_flag(p)
         add_diagnose_flag(p)
 
     def spec(self, s: dict) -> RunSpec:
+        if labelled_kind(s["data"]) is None:
+            given = [k for k in (*PLAIN_REFUSED, "split_seed") if k in s]
+            if given:
+                flag = "--" + given[0].replace("_", "-")
+                raise RnnkitError(f"{flag} does not apply to rnnkit train lm of a plain text; "
+                                  "it reads a labelled data set's texts (builtin:tweets, "
+                                  "builtin:names, a .csv or .conllu file)")
         level = s.get("level") or ("word" if s["data"] == PTB else "char")
         data = LMDataConfig(s["data"], s["seq_len"], s["batch_size"], s["val_fraction"],
-                            level=level, max_vocab=s["max_vocab"])
+                            level=level, max_vocab=s["max_vocab"],
+                            split_seed=s.get("split_seed", s["seed"]),
+                            **{k: s[k] for k in LABELLED_FLAGS if k in s})
         model = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"],
                      positional=s["positional"])
-        return RunSpec(data, model, train_config(s), epochs_of(s))
+        return RunSpec(data, model, train_config(s), epochs_of(s),
+                       {"vectors": s["vectors"]} if s.get("vectors") else {})
 
     def default_out(self, s: dict) -> Path:
         return Path(f"runs/{s['cell']}-{time.strftime('%Y%m%d-%H%M%S')}")
 
     def prepare(self, data: LMDataConfig) -> LMData:
-        text, val_start = read_corpus(data.data)
-        train_text, val_text = split_text(text, val_start, data.val_fraction)
-        tokenizer = build_tokenizer(data.level, train_text, data.max_vocab)
+        labelled = data.labelled()
+        if labelled is not None:      # one text per line; the classifier's tokens and ids
+            train_texts, val_texts = unlabelled_texts(labelled)
+            if data.extra_text:       # mixed in (seeded), so every lane of the stream has both
+                train_texts += [t for t in read_text(data.extra_text).split("\n") if t.strip()]
+                random.Random(data.split_seed).shuffle(train_texts)
+            level = "token" if labelled.task == "tag" else data.level     # TagCodec's words
+            tokenizer = TextTokenizer.fit(train_texts, level, max_vocab=data.max_vocab,
+                                          subword_model=data.subword_model,
+                                          subword_vocab=data.subword_vocab)
+            train_text, val_text = ("".join(t + "\n" for t in part)
+                                    for part in (train_texts, val_texts))
+            text = train_text + val_text
+        else:
+            text, val_start = read_corpus(data.data)
+            train_text, val_text = split_text(text, val_start, data.val_fraction)
+            tokenizer = build_tokenizer(data.level, train_text, data.max_vocab,
+                                        subword_model=data.subword_model,
+                                        subword_vocab=data.subword_vocab)
         return LMData(data, tokenizer, tokenizer.encode(train_text), tokenizer.encode(val_text),
                       hashlib.sha256(text.encode("utf-8")).hexdigest())
 
@@ -151,7 +236,8 @@ class LanguageModelTask(Task):
             files={TOKENIZER_FILE: tokenizer.to_dict()},
             fingerprint={"data_sha256": prepared.sha256}, evaluate=evaluate,
             postfix=bpc_postfix if data.level == "char" else ppl_postfix,
-            title=f"{config.cell} {data.level}-level language model", bpc=data.level == "char")
+            title=f"{config.cell} {data.level}-level language model", bpc=data.level == "char",
+            initialise=initialiser(spec.options, net, tokenizer, embed_size=config.embed_size))
 
     def test(self, run_dir: Path, prepared: LMData, setup: RunSetup, spec: RunSpec,
              step: int) -> dict | None:

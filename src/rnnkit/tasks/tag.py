@@ -56,6 +56,9 @@ class TagTask(LabelledTask):
                              char_vocab_size=codec.chars.size)
         return build_checked(lambda: Tagger(config)), config
 
+    def embed_size(self, config: TaggerConfig) -> int:
+        return config.word_embed
+
     def model_of(self, settings: dict):
         config = config_from(TaggerConfig, settings, "the model config")
         return build_checked(lambda: Tagger(config), training=False)

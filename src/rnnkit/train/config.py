@@ -38,6 +38,12 @@ class TrainConfig:
     seed: int = 0  # seeds torch, numpy and random; CPU runs are then bit-reproducible
     precision: str = "fp32"  # "fp32", or "bf16": forward under bfloat16 autocast (PRECISIONS)
     optimizer: str = "adamw"  # "adamw", or "sgd": plain SGD (OPTIMIZERS)
+    # Fine-tuning a pretrained model (ULMFiT, Howard & Ruder 2018, sec. 3.2), over the model's
+    # layer groups (embedding, each recurrent layer, head; rnnkit.train.optim):
+    layer_lr_decay: float = 1.0  # discriminative rates: each group below the top gets the rate
+    #                              of the group above / this (ULMFiT: 2.6); 1: one rate for all
+    unfreeze_every: int = 0  # gradual unfreezing: the top group trains from step 0 and one more
+    #                          group every N steps (ULMFiT: an epoch); 0: all from the start
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -83,6 +89,14 @@ class TrainConfig:
         )
         need(_is_int(self.seed), f"seed must be an integer, got {self.seed}")
         need(
+            _finite(self.layer_lr_decay) and self.layer_lr_decay >= 1,
+            f"layer lr decay must be >= 1, got {self.layer_lr_decay}",
+        )
+        need(
+            _is_int(self.unfreeze_every) and self.unfreeze_every >= 0,
+            f"unfreeze_every must be an integer >= 0, got {self.unfreeze_every}",
+        )
+        need(
             self.optimizer in OPTIMIZERS,
             f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}",
         )
@@ -90,6 +104,12 @@ class TrainConfig:
             self.precision in PRECISIONS,
             f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}",
         )
+
+    @property
+    def by_layer(self) -> bool:
+        """Whether the optimizer needs the model's layer groups (discriminative rates or
+        gradual unfreezing)."""
+        return self.layer_lr_decay != 1 or self.unfreeze_every > 0
 
     def for_epochs(self, epochs: float, batches_per_epoch: int) -> "TrainConfig":
         """This config with ``steps`` set to cover ``epochs`` passes (at least one step)."""

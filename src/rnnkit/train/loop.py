@@ -39,7 +39,7 @@ from rnnkit.train.optim import clip_gradients, make_optimizer
 from rnnkit.train.progress import (Window, bpc_postfix, figure_postfix, loss_postfix,
                                    ppl_postfix)
 from rnnkit.train.rng import rng_state, seed_everything, set_rng_state
-from rnnkit.train.schedule import warmup_cosine
+from rnnkit.train.schedule import frozen, warmup_cosine
 from rnnkit.train.state import State, detach_state, map_state
 
 
@@ -98,12 +98,14 @@ class Trainer:
         loss_fn: Callable[[Tensor, Tensor], Tensor],
         *,
         optimizer: torch.optim.Optimizer | None = None,
+        layers: list[list[nn.Parameter]] | None = None,
     ) -> None:
         seed_everything(config.seed)
         self.model = model
         self.config = config
         self.loss_fn = loss_fn
-        self.optimizer = optimizer if optimizer is not None else make_optimizer(model, config)
+        self.optimizer = optimizer if optimizer is not None else \
+            make_optimizer(model, config, layers)
         self.scheduler = self._schedule(start_step=0)
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.device = self.params[0].device
@@ -115,7 +117,8 @@ class Trainer:
     def _schedule(self, start_step: int) -> torch.optim.lr_scheduler.LambdaLR:
         c = self.config
         return warmup_cosine(
-            self.optimizer, c.warmup_steps, c.steps, c.min_lr_ratio, start_step=start_step
+            self.optimizer, c.warmup_steps, c.steps, c.min_lr_ratio, start_step=start_step,
+            unfreeze_every=c.unfreeze_every,
         )
 
     def train_step(self, batch: Batch) -> dict:
@@ -139,6 +142,10 @@ class Trainer:
         grad_norm, clipped = math.nan, False
         if math.isfinite(loss_value):
             loss.backward()
+            for group in self.optimizer.param_groups:
+                if frozen(group):         # gradual unfreezing: no update, no share of the norm
+                    for p in group["params"]:
+                        p.grad = None
             grad_norm, clipped = clip_gradients(self.params, self.config.clip_norm)
 
         skipped = not (math.isfinite(loss_value) and math.isfinite(grad_norm))

@@ -6,23 +6,49 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from rnnkit.errors import RnnkitError
 from rnnkit.train.config import TrainConfig
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: TrainConfig,
+                   layers: list[list[nn.Parameter]] | None = None) -> torch.optim.Optimizer:
     """AdamW (or plain SGD, ``config.optimizer``) with weight decay on weights with
     ``ndim >= 2`` only.
 
     Matrices (input/recurrent projections, embeddings, output layer) are decayed; biases and
     norm gains (``ndim < 2``) are not, since shrinking them towards 0 only shifts activations
     (the nanoGPT/minGPT rule). AdamW's decay is decoupled; SGD's is an L2 term.
+
+    When ``config.by_layer``, ``layers`` (the model's parameters by depth, input side first:
+    ``model.layer_groups()``) each get their own groups, marked with their ``depth`` below the
+    top (0 for the head), and discriminative rates (ULMFiT, Howard & Ruder 2018, eq. 2)::
+
+        lr_depth = lr / layer_lr_decay ** depth
+
+    :func:`rnnkit.train.schedule.warmup_cosine` reads ``depth`` for gradual unfreezing.
     """
     params = [p for p in model.parameters() if p.requires_grad]
+    if config.by_layer:
+        if layers is None:
+            raise RnnkitError("--layer-lr-decay and --unfreeze-every need a model that lists "
+                              "its layers (a classifier or a tagger)")
+        return _build(config, [g for depth, layer in enumerate(reversed(layers)) for g in
+                               _decay_groups([p for p in layer if p.requires_grad], config,
+                                             depth=depth,
+                                             lr=config.lr / config.layer_lr_decay ** depth)])
+    return _build(config, _decay_groups(params, config))
+
+
+def _decay_groups(params: list[nn.Parameter], config: TrainConfig, **extra) -> list[dict]:
     groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": config.weight_decay,
+         **extra},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0, **extra},
     ]
-    groups = [g for g in groups if g["params"]]
+    return [g for g in groups if g["params"]]
+
+
+def _build(config: TrainConfig, groups: list[dict]) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr)
     return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas)

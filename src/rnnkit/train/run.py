@@ -3,6 +3,8 @@
     task.prepare(data config)          read, split and encode the data (no model yet)
       -> seed                           torch.manual_seed(train.seed): the weights' draw
       -> task.build(...)                model, batches, loss, what to save and evaluate
+      -> setup.initialise()             a fresh run only: weights from elsewhere (word
+                                        vectors, a language model run), which it then carries
       -> Trainer                        seeds every RNG again for the data and dropout draws
       -> start or restore the run       config.json, the task's files; or the checkpoint
       -> fit with checkpoints           every ``checkpoint_every`` steps, at the end, on Ctrl-C
@@ -72,6 +74,10 @@ class RunSetup:
     on_step: Callable[[int], None] | None = None  # called with each finished step
     title: str = ""                  # the learning curve's title
     bpc: bool = False                # draw the curve in bits per character
+    layers: list | None = None       # the model's parameters by depth, input side first
+    #                                  (model.layer_groups()): discriminative rates, unfreezing
+    initialise: Callable[[], None] | None = None  # starting weights from elsewhere, applied to
+    #                                  a fresh run (a resumed one has them in its checkpoint)
 
 
 @dataclass
@@ -136,7 +142,9 @@ def _train(task: Trainable, run_dir: Path, spec: RunSpec, world: World, saved: d
     if world.parallel:                 # each process its shard; gradients averaged by DDP
         setup.batches.shard(world.rank, world.size)
         trained = DistributedDataParallel(setup.model, find_unused_parameters=True)
-    trainer = Trainer(trained, train, setup.loss_fn)
+    if saved is None and setup.initialise is not None:
+        setup.initialise()
+    trainer = Trainer(trained, train, setup.loss_fn, layers=setup.layers)
     if world.parallel:
         seed_everything(rank_seed(train.seed, world.rank))
     if saved is not None and saved.get("fingerprint", {}) != setup.fingerprint:

@@ -49,6 +49,19 @@ class _WarmupCosine:
         return warmup_cosine_factor(step, self.warmup_steps, self.total_steps, self.min_lr_ratio)
 
 
+class _Unfrozen:
+    """The warm-up/cosine factor for a group ``depth`` layers below the top, 0 while it is
+    still frozen: gradual unfreezing (ULMFiT, Howard & Ruder 2018, sec. 3.3) thaws one more
+    group every ``every`` steps, the top one (depth 0) from the start."""
+
+    def __init__(self, factor: _WarmupCosine, depth: int, every: int) -> None:
+        self.factor, self.depth, self.every = factor, depth, every
+
+    def __call__(self, step: int) -> float:
+        frozen = self.every and step // self.every < self.depth
+        return 0.0 if frozen else self.factor(step)
+
+
 def warmup_cosine(
     optimizer: Optimizer,
     warmup_steps: int,
@@ -56,8 +69,11 @@ def warmup_cosine(
     min_lr_ratio: float,
     *,
     start_step: int = 0,
+    unfreeze_every: int = 0,
 ) -> LambdaLR:
-    """LambdaLR setting each group's lr to ``initial_lr * warmup_cosine_factor(step, ...)``.
+    """LambdaLR setting each group's lr to ``initial_lr * warmup_cosine_factor(step, ...)``,
+    and to 0 while a group marked with a ``depth`` (:func:`rnnkit.train.optim.make_optimizer`)
+    is frozen by ``unfreeze_every`` (:class:`_Unfrozen`).
 
     Call ``.step()`` once per optimizer update. ``start_step > 0`` builds the scheduler of a
     resumed run directly at that step (the optimizer groups must already hold ``initial_lr``,
@@ -65,7 +81,16 @@ def warmup_cosine(
     step, so nothing else needs restoring.
     """
     factor = _WarmupCosine(warmup_steps, total_steps, min_lr_ratio)
-    return LambdaLR(optimizer, factor, last_epoch=start_step - 1)
+    if not any("depth" in g for g in optimizer.param_groups):
+        return LambdaLR(optimizer, factor, last_epoch=start_step - 1)
+    factors = [_Unfrozen(factor, g.get("depth", 0), unfreeze_every)
+               for g in optimizer.param_groups]
+    return LambdaLR(optimizer, factors, last_epoch=start_step - 1)
+
+
+def frozen(group: dict) -> bool:
+    """Whether an optimizer group is frozen at this step (gradual unfreezing)."""
+    return "depth" in group and group["lr"] == 0
 
 
 def inverse_sigmoid(step: int, k: float) -> float:

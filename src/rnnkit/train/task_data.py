@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from rnnkit.data.codec import Codec, SeriesCodec, TagCodec, TextCodec
+from rnnkit.data.text_tokenizer import TextTokenizer
 from rnnkit.data.vocab import LabelSet
 from rnnkit.data.datasets import Dataset, Split, load_dataset, stratified_indices, warn
 from rnnkit.errors import RnnkitError
@@ -39,7 +40,11 @@ class TaskDataConfig:
     test_fraction: float = 0.2     # held out for test when the data has no split of its own
     split_seed: int = 0            # seed of that split (and of the validation cut)
     val_fraction: float = 0.1      # of the training part, for the learning curve; 0: none
-    level: str = "word"            # text: "word" or "char" tokens
+    level: str = "word"            # text: "word", "char" or "subword" tokens
+    subword_model: str = "bpe"     # level "subword": "bpe" or "unigram" (rnnkit.data.subword)
+    subword_vocab: int = 4000      # level "subword": pieces the model learns (at most)
+    vocab_from: str | None = None  # text: take the vocabulary of this run folder (a language
+    #                                model's tokenizer, --init-from) instead of fitting one
     max_len: int = 256             # steps kept per example (longer ones cut, announced)
     max_word_len: int = 16         # tagging: characters read per word
     frame: int = 1                 # series: k consecutive steps stacked into one model step
@@ -85,7 +90,9 @@ def fit_codec(config: TaskDataConfig, dataset: Dataset) -> Codec:
                                frame=config.frame)
     if dataset.kind == "text":
         return TextCodec.fit(train.inputs, train.targets, level=config.level,
-                             max_len=config.max_len, min_count=config.min_count)
+                             max_len=config.max_len, min_count=config.min_count,
+                             subword_model=config.subword_model,
+                             subword_vocab=config.subword_vocab)
     return TagCodec.fit(train.inputs, train.targets, max_len=config.max_len,
                         max_word_len=config.max_word_len, min_count=config.min_count)
 
@@ -107,24 +114,62 @@ def read_labels(*splits: Split):
     return [ts for split in splits for ts in split.targets]
 
 
-def prepare(config: TaskDataConfig) -> TaskData:
-    """Load, split off validation, fit the codec on what remains, encode."""
+def validation_cut(dataset: Dataset, config: TaskDataConfig) -> tuple[Split, Split]:
+    """(training part, validation part): ``val_fraction`` of the training part, stratified by
+    label for labelled examples, a seeded random cut of tagged sentences."""
+    train = dataset.train
+    if not config.val_fraction:
+        return train, Split((), ())
+    if dataset.kind != "tagged":     # one label per example: a stratified cut
+        kept, held = stratified_indices(train.targets, config.val_fraction,
+                                        seed=config.split_seed)
+    else:                            # tagged sentences: a seeded random cut
+        order = list(range(len(train)))
+        random.Random(config.split_seed).shuffle(order)
+        n = max(1, round(len(order) * config.val_fraction))
+        held, kept = sorted(order[:n]), sorted(order[n:])
+    return train.subset(kept), train.subset(held)
+
+
+def unlabelled_texts(config: TaskDataConfig) -> tuple[list[str], list[str]]:
+    """The texts of a labelled text data set, labels dropped, for language-model pretraining:
+    the training and validation parts of the cut a classifier with the same ``test_fraction``,
+    ``split_seed`` and ``val_fraction`` makes, each shuffled (seeded). The test part is never
+    read, and a classifier's validation texts stay out of the language model's training."""
     dataset = read_task_dataset(config)
-    train, val = dataset.train, Split((), ())
+    train, val = validation_cut(dataset, config)
+    rng = random.Random(config.split_seed)
+    texts = [[x if isinstance(x, str) else " ".join(x) for x in part.inputs]   # tagged: tokens
+             for part in (train, val)]
+    for part in texts:
+        rng.shuffle(part)
+    return texts[0], texts[1]
+
+
+def with_vocabulary(vocabulary: Codec | TextTokenizer, config: TaskDataConfig,
+                    dataset: Dataset) -> Codec:
+    """The codec whose (word) vocabulary is ``vocabulary``'s: a resumed run's own codec, or a
+    language model's tokenizer (a text codec with its tokens; a tagger's word ids)."""
+    if not isinstance(vocabulary, TextTokenizer):
+        return dataclasses.replace(vocabulary, max_len=config.max_len)
+    if dataset.kind == "tagged":
+        return dataclasses.replace(fit_codec(config, dataset), words=vocabulary.vocab)
+    if dataset.kind != "text":
+        raise RnnkitError(f"{config.data} holds {dataset.kind} examples; a language model's "
+                          "vocabulary applies to texts and tagged sentences")
+    return vocabulary.codec(LabelSet(()), config.max_len)
+
+
+def prepare(config: TaskDataConfig, vocabulary: Codec | TextTokenizer | None = None) -> TaskData:
+    """Load, split off validation, fit the codec on what remains (or take ``vocabulary``'s
+    tokens and ids: a language model's tokenizer, or a resumed run's own codec), encode."""
+    dataset = read_task_dataset(config)
     tagged = dataset.kind == "tagged"
-    if config.val_fraction:
-        if not tagged:           # one label per example: a stratified cut
-            kept, held = stratified_indices(train.targets, config.val_fraction,
-                                            seed=config.split_seed)
-        else:                    # tagged sentences: a seeded random cut
-            order = list(range(len(train)))
-            random.Random(config.split_seed).shuffle(order)
-            n = max(1, round(len(order) * config.val_fraction))
-            held, kept = sorted(order[:n]), sorted(order[n:])
-        train, val = train.subset(kept), train.subset(held)
+    train, val = validation_cut(dataset, config)
     dataset = Dataset(dataset.name, dataset.kind, train, dataset.test, dataset.split,
                       dataset.test_indices)
-    codec = fit_codec(config, dataset)
+    codec = fit_codec(config, dataset) if vocabulary is None else \
+        with_vocabulary(vocabulary, config, dataset)
     # the label set comes from the whole training part, so the validation cut has no new label
     full = (t for ts in read_labels(dataset.train, val) for t in ts) if tagged \
         else dataset.train.targets + val.targets

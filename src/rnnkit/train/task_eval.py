@@ -56,15 +56,41 @@ def evaluation_split(config: dict, data_file: str | None) -> tuple[str, Split]:
     return data_file, split
 
 
+def ensemble_logits(members: list[tuple[nn.Module, Codec]], split: Split,
+                    where: str) -> list[Tensor]:
+    """Log of the members' mean class probabilities per example, ``log (1/M) sum_m
+    softmax(z_m)`` ((K,) or (T, K)): an ensemble of independently trained networks, which
+    errs less than its members when their errors differ (Hansen & Salamon 1990; Lakshminarayanan
+    et al. 2017 average probabilities the same way). Each member reads the examples through its
+    own codec; all must share the label set."""
+    labels = members[0][1].labels.labels
+    total: list[Tensor] | None = None
+    for model, codec in members:
+        if codec.labels.labels != labels:
+            raise RnnkitError("the ensemble's runs have different label sets; they must be "
+                              "trained on the same data")
+        inputs, _ = encode_split(codec, split, what=f"'{where}'")
+        probs = [torch.softmax(x.float(), -1) for x in predict_logits(model, inputs)]
+        if total is not None and any(a.shape != b.shape for a, b in zip(total, probs)):
+            raise RnnkitError("the ensemble's runs cut the examples to different lengths "
+                              "(max_len); they must be trained with the same settings")
+        total = probs if total is None else [a + b for a, b in zip(total, probs)]
+    return [torch.log(t / len(members)) for t in total]
+
+
 def evaluate_task(run_dir: str | Path, model: nn.Module, codec: Codec, config: dict,
-                  data_file: str | None = None) -> dict:
+                  data_file: str | None = None,
+                  others: list[tuple[nn.Module, Codec]] = ()) -> dict:
     """Scores of a trained ``model`` (in eval mode) on its run's test split (or ``data_file``);
     writes evaluation.json and the confusion-matrix PNG into the run folder and returns the
-    report."""
+    report. With ``others`` (more trained runs on the same data) the scores are those of the
+    ensemble (:func:`ensemble_logits`), written to evaluation_ensemble.json and
+    confusion_matrix_ensemble.png."""
     run_dir = Path(run_dir)
     where, split = evaluation_split(config, data_file)
     inputs, targets = encode_split(codec, split, what=f"'{where}'")
-    logits = predict_logits(model, inputs)
+    logits = ensemble_logits([(model, codec), *others], split, where) if others else \
+        predict_logits(model, inputs)
     labels = codec.labels.labels
     if isinstance(codec, TagCodec):
         report = _tag_report(codec, split, logits, targets, labels)
@@ -72,8 +98,12 @@ def evaluate_task(run_dir: str | Path, model: nn.Module, codec: Codec, config: d
         predicted = np.array([int(x.argmax()) for x in logits])
         report = classification_report(np.array(targets), predicted, labels)
     report = {"data": where, "task": config["task"], **report}
-    write_json(run_dir / EVALUATION_FILE, report)
-    plot_confusion(report, labels, run_dir / CONFUSION_FILE, title=where[:60])
+    if others:
+        report["ensemble"] = 1 + len(others)
+    suffix = "_ensemble" if others else ""
+    write_json(run_dir / EVALUATION_FILE.replace(".json", f"{suffix}.json"), report)
+    plot_confusion(report, labels, run_dir / CONFUSION_FILE.replace(".png", f"{suffix}.png"),
+                   title=where[:60])
     return report
 
 

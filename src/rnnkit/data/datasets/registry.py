@@ -253,3 +253,14 @@ def load_dataset(data: str, *, text_column: str = "text", label_column: str = "l
         raise RnnkitError(f"'{data}' has {len(full)} examples: its {part} part "
                           f"({dataset.split}) would be empty; give more examples")
     return dataset
+
+
+def labelled_kind(data: str) -> str | None:
+    """"text" or "tagged" when ``data`` names a labelled text or tagged data set (a built-in
+    one, a .csv or .conllu file): texts or sentences a language model can pretrain on, labels
+    dropped; else None."""
+    if data.startswith("builtin:"):
+        found = BUILTINS.get(data.split(":", 1)[1])
+        return found.kind if found is not None and found.kind in ("text", "tagged") else None
+    suffix = Path(data).suffix.lower()
+    return "text" if suffix == ".csv" else "tagged" if suffix in (".conllu", ".conll") else None
