@@ -89,3 +89,11 @@ def restarted() -> bool:
 def barrier(world: World) -> None:
     if world.parallel:
         dist.barrier()
+
+
+def leave(world: World) -> None:
+    """Close this process's group at the end of its run (PyTorch asks for it): a process that
+    exits with the group still open can abort on its communication threads while the others
+    finish (seen as "terminate called without an active exception" and exit code -6)."""
+    if world.parallel and dist.is_initialized():
+        dist.destroy_process_group()

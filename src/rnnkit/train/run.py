@@ -35,7 +35,7 @@ from rnnkit.errors import RnnkitError
 from rnnkit.models.encoders import STATELESS
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.diagnostics import stateless_note, training_probe
-from rnnkit.train.distributed import World, from_environment, rank_seed
+from rnnkit.train.distributed import World, from_environment, leave, rank_seed
 from rnnkit.train.diagnostics_plot import finish_probe
 from rnnkit.train.loop import Trainer, loss_postfix
 from rnnkit.train.metrics import MetricsLog, plot_learning_curve, read_metrics
@@ -115,6 +115,15 @@ def train_run(task: Trainable, run_dir: str | Path, spec: RunSpec, *, saved: dic
     steps (``rnnkit.train.diagnostics``)."""
     run_dir = Path(run_dir)
     world = from_environment()
+    try:
+        return _run(task, run_dir, spec, world, saved, progress, checkpoint_every,
+                    diagnose_every)
+    finally:
+        leave(world)
+
+
+def _run(task: Trainable, run_dir: Path, spec: RunSpec, world: World, saved: dict | None,
+         progress: bool, checkpoint_every: int, diagnose_every: int | None) -> RunResult:
     if not world.main:
         return _train(task, run_dir, spec, world, saved, progress, checkpoint_every,
                       diagnose_every)
