@@ -9,6 +9,7 @@ from torch import Tensor
 
 from rnnkit.errors import RnnkitError, ShapeError
 from rnnkit.nn.cell import State
+from rnnkit.nn.traced import is_exporting
 
 
 class LayerInputs:
@@ -66,7 +67,7 @@ class LayerInputs:
         lengths = torch.as_tensor(lengths)
         if lengths.shape != (batch,):
             raise RnnkitError(f"lengths must have shape ({batch},), got {tuple(lengths.shape)}")
-        if lengths.numel() and not torch.compiler.is_exporting() and (
+        if lengths.numel() and not is_exporting() and (
                 int(lengths.min()) < 1 or int(lengths.max()) > steps):   # values: not traced
             raise RnnkitError(f"lengths must lie in [1, {steps}], got {lengths.tolist()}")
         return lengths

@@ -26,6 +26,7 @@ from rnnkit.nn.fast.projection import project
 from rnnkit.nn.gru import GRUCell
 from rnnkit.nn.ln_lstm import LayerNormLSTMCell
 from rnnkit.nn.lstm import LSTMCell
+from rnnkit.nn.traced import is_exporting
 
 if TYPE_CHECKING:                                        # layers imports this module
     from rnnkit.nn.layers import StackedRecurrent
@@ -60,7 +61,7 @@ def auto_path(cell: str, device: torch.device, *, grad_enabled: bool = True,
       elementwise ops, dispatched one by one from the interpreter, cost more than
       ``torch.nn.GRU``'s C++ loop.
     """
-    if torch.compiler.is_exporting():
+    if is_exporting():
         return "scan"
     if torch.compiler.is_compiling() or torch.jit.is_tracing():
         return "loop" if needs_explicit else "fused"
