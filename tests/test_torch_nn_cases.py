@@ -127,6 +127,26 @@ def test_one_seed_drops_the_units_torch_nn_drops(mode, path, batch_first, bidire
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
 
 
+@pytest.mark.parametrize("mode,path", [(m, p) for m in MODES for p in PATHS])
+@pytest.mark.parametrize("enforce_sorted,bidirectional", [(True, False), (False, True)])
+def test_one_seed_drops_the_units_torch_nn_drops_in_a_packed_sequence(mode, path, enforce_sorted,
+                                                                     bidirectional):
+    """With a PackedSequence torch.nn draws the masks between the layers over the packed data;
+    every path draws the same ones from one seed, in sorted and unsorted batches."""
+    mine, ref = twin(mode, 5, 6, 3, dropout=0.5, bidirectional=bidirectional, path=path)
+    lengths = [7, 7, 4, 2] if enforce_sorted else [4, 7, 2, 6]
+    x = torch.randn(7, 4, 5)                                         # (T, B, I)
+    outs = []
+    for layer in (ref, mine):
+        packed = rnn_utils.pack_padded_sequence(x, lengths, enforce_sorted=enforce_sorted)
+        torch.manual_seed(1)
+        output, state = layer(packed)
+        outs.append((output.data, *(state if isinstance(state, tuple) else (state,)),
+                     torch.rand(1)))                 # the generator is left where torch.nn's is
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+
+
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("p,train", [(0.0, True), (0.1234, True), (0.1234, False)])
 def test_dropout_survives_a_pickle_and_draws_new_masks(path, p, train):

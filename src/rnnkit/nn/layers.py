@@ -55,6 +55,7 @@ A state_dict saved before the layers took ``torch.nn``'s names (``cells.0.w_ih``
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -301,7 +302,10 @@ class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
                 finals = tuple(h.index_select(1, unsorted_indices) for h in finals)
         else:
             x, lengths = pad_packed_sequence(packed, batch_first=True)   # (B, T, I), caller's order
-            output, finals = self.run_layers(x, hx, lengths, RUN_DIRECTION[self.path])
+            drop = partial(packed_between_layers_dropout, lengths=lengths,
+                           sorted_indices=sorted_indices, unsorted_indices=unsorted_indices)
+            output, finals = self.run_layers(x, hx, lengths, RUN_DIRECTION[self.path],
+                                             dropout=drop)
             if sorted_indices is not None:
                 output = output.index_select(0, sorted_indices)
                 lengths = lengths[sorted_indices.cpu()]
@@ -311,10 +315,12 @@ class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
 
     # -- checks, with torch.nn's messages --------------------------------------------------------
     def run_layers(self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None,
-                   run_direction) -> tuple[Tensor, tuple[Tensor, ...]]:
+                   run_direction, *, dropout=None) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Layer by layer, each direction by ``run_direction`` (``scan`` for the reference,
         :func:`~rnnkit.nn.fast.dispatch.explicit_scan`), directions concatenated, dropout between
-        layers; x (B, T, I) -> (output (B, T, D*H), final states in ``hx``'s layout)."""
+        layers (``dropout(x, p)``, :func:`between_layers_dropout` unless given); x (B, T, I) ->
+        (output (B, T, D*H), final states in ``hx``'s layout)."""
+        dropout = dropout or between_layers_dropout
         D = self.config.num_directions
         cells = self.cells
         finals: list[State] = []
@@ -330,7 +336,7 @@ class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
                 finals.append(final)
             x = torch.cat(outputs, dim=-1) if D == 2 else outputs[0]     # (B, T, D*H)
             if self.config.dropout and self.training and layer < self.config.num_layers - 1:
-                x = between_layers_dropout(x, self.config.dropout)
+                x = dropout(x, self.config.dropout)
         if len(hx) == 2:
             stacked = (torch.stack([f[0] for f in finals]), torch.stack([f[1] for f in finals]))
         else:
@@ -384,6 +390,21 @@ def between_layers_dropout(x: Tensor, p: float) -> Tensor:
     seed drops the same units as ``torch.nn`` does (F.dropout draws in memory order)."""
     time_major = x.transpose(0, 1).contiguous()                      # (T, B, C)
     return F.dropout(time_major, p, training=True).transpose(0, 1).contiguous()  # (B, T, C)
+
+
+def packed_between_layers_dropout(x: Tensor, p: float, *, lengths: Tensor,
+                                  sorted_indices: Tensor | None,
+                                  unsorted_indices: Tensor | None) -> Tensor:
+    """Dropout on the padded output x (B, T, C) of a layer fed a ``PackedSequence``, its mask
+    drawn as ``torch.nn``'s kernels draw it there: over the packed data (N, C), time-major with
+    the longest sequences first, so that one seed drops the same units as ``torch.nn`` does."""
+    if sorted_indices is not None:
+        x = x.index_select(0, sorted_indices)                         # (B, T, C), longest first
+        lengths = lengths[sorted_indices.cpu()]
+    packed = pack_padded_sequence(x, lengths, batch_first=True)      # data (N, C)
+    dropped = packed._replace(data=F.dropout(packed.data, p, training=True))
+    x, _ = pad_packed_sequence(dropped, batch_first=True, total_length=x.shape[1])  # (B, T, C)
+    return x if unsorted_indices is None else x.index_select(0, unsorted_indices)
 
 
 TORCH_PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
