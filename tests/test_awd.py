@@ -16,7 +16,9 @@ from rnnkit.data.stream import StreamBatcher
 from rnnkit.errors import RnnkitError
 from rnnkit.models.lm import LanguageModel, LMConfig
 from rnnkit.nn.awd import activation_penalty, embedded_dropout, locked_dropout
+from rnnkit.tasks.loading import load
 from rnnkit.train.averaging import NTASGD, nonmonotone_trigger
+from rnnkit.train.checkpoint import load_checkpoint_meta, load_trainer_state
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.loop import Trainer
 from rnnkit.train.losses import lm_loss
@@ -245,12 +247,18 @@ def test_a_stopped_and_resumed_awd_run_ends_with_the_weights_of_an_unstopped_one
                           .splitlines()) if r["kind"] == "eval"] for run in (whole, parts)]
     assert [r["loss"] for r in evals[0]] == [r["loss"] for r in evals[1]]
 
+    model, _ = load(whole)                             # the saved weights are the average,
+    asgd = load_trainer_state(whole)["asgd"]           # the raw ones are in the trainer state
+    for p, mean, raw in zip(model.parameters(), asgd["average"]["mean"], asgd["raw"]):
+        assert torch.equal(p.detach(), mean)
+    assert any(not torch.equal(mean, raw) for mean, raw in zip(asgd["average"]["mean"],
+                                                                asgd["raw"]))
+
 
 def test_a_run_without_the_regularisers_saves_the_metadata_it_saved_before_them(capsys,
                                                                                  tmp_path):
     flags = small_run(tmp_path)[:-len(AWD)]
     assert run_cli(capsys, *flags, "--steps", "2", "--out", str(tmp_path / "run"))[0] == 0
-    from rnnkit.train.checkpoint import load_checkpoint_meta
     model = load_checkpoint_meta(tmp_path / "run")["model"]
     assert not {"weight_drop", "embed_dropout", "locked_dropout", "ar", "tar"} & model.keys()
     trainer = json.loads(next((tmp_path / "run" / "checkpoints").glob("*/trainer.json"))

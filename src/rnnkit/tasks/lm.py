@@ -10,6 +10,9 @@
 Figures: bits per character (``loss / ln 2``) for characters, perplexity (``exp loss``) for
 words, on the validation tail and, for a built-in text, on its test part
 (:mod:`rnnkit.data.lm_corpus`). ``predict`` continues prompts (:mod:`rnnkit.tasks.lm_use`).
+
+The AWD-LSTM regularisers and NT-ASGD (Merity et al. 2018) are options of the word LM, off by
+default: :mod:`rnnkit.tasks.awd_flags`.
 """
 
 from __future__ import annotations
