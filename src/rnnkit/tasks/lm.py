@@ -10,12 +10,14 @@
 Figures: bits per character (``loss / ln 2``) for characters, perplexity (``exp loss``) for
 words, on the validation tail and, for a built-in text, on its test part
 (:mod:`rnnkit.data.lm_corpus`). ``predict`` continues prompts (:mod:`rnnkit.tasks.lm_use`).
+
+The AWD-LSTM regularisers and NT-ASGD (Merity et al. 2018) are options of the word LM, off by
+default: :mod:`rnnkit.tasks.awd_flags`.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import math
 import random
@@ -31,11 +33,13 @@ from rnnkit.data.text_tokenizer import TextTokenizer
 from rnnkit.data.tokenizers import LEVELS, Tokenizer, build_tokenizer, tokenizer_from_dict
 from rnnkit.errors import RnnkitError
 from rnnkit.models import LanguageModel, LMConfig
+from rnnkit.models.lm import REGULARISERS, lm_meta_config
 from rnnkit.models.portable import lm_graphs
 from rnnkit.models.sizing import build_checked
 from rnnkit.tasks import lm_use
 from rnnkit.tasks.base import Task, epochs_of, train_config
 from rnnkit.tasks.transfer import add_vectors_flag, initialiser
+from rnnkit.tasks.awd_flags import add_awd_flags, asgd_interval
 from rnnkit.tasks.flags import (add_csv_flags, add_diagnose_flag, add_positional_flag,
                                 add_split_seed_flag, add_subword_flags, add_test_split_flags,
                                 positive_int)
@@ -148,7 +152,8 @@ class LanguageModelTask(Task):
     defaults = dict(data=BUILTIN, cell="lstm", embed=128, hidden=256, layers=2, dropout=0.0,
                     tie_weights=False, seq_len=128, batch_size=32, steps=2500, lr=6e-3,
                     clip=1.0, warmup=100, weight_decay=0.01, seed=0, val_fraction=0.1,
-                    eval_every=250, positional="sinusoidal", max_vocab=0)
+                    eval_every=250, positional="sinusoidal", max_vocab=0, weight_drop=0.0,
+                    embed_dropout=0.0, locked_dropout=False, ar=0.0, tar=0.0, asgd=False)
 
     def add_train_flags(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--level", choices=LEVELS,
@@ -170,6 +175,7 @@ class LanguageModelTask(Task):
         add_split_seed_flag(p)
         add_positional_flag(p)
         add_diagnose_flag(p)
+        add_awd_flags(p)
 
     def spec(self, s: dict) -> RunSpec:
         if labelled_kind(s["data"]) is None:
@@ -186,8 +192,8 @@ class LanguageModelTask(Task):
                             **{k: s[k] for k in LABELLED_FLAGS if k in s})
         model = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"],
-                     positional=s["positional"])
-        return RunSpec(data, model, train_config(s), epochs_of(s),
+                     positional=s["positional"], **{k: s[k] for k in REGULARISERS})
+        return RunSpec(data, model, train_config(s, asgd_nonmono=asgd_interval(s)), epochs_of(s),
                        {"vectors": s["vectors"]} if s.get("vectors") else {})
 
     def default_out(self, s: dict) -> Path:
@@ -232,12 +238,14 @@ class LanguageModelTask(Task):
 
         return RunSetup(
             net, config, batcher, batcher.windows_per_epoch, lm_loss,
-            meta={"task": self.name, "model": dataclasses.asdict(config), "tokenizer": tokenizer.to_dict()},
+            meta={"task": self.name, "model": lm_meta_config(config),
+                  "tokenizer": tokenizer.to_dict()},
             files={TOKENIZER_FILE: tokenizer.to_dict()},
             fingerprint={"data_sha256": prepared.sha256}, evaluate=evaluate,
             postfix=bpc_postfix if data.level == "char" else ppl_postfix,
             title=f"{config.cell} {data.level}-level language model", bpc=data.level == "char",
-            initialise=initialiser(spec.options, net, tokenizer, embed_size=config.embed_size))
+            initialise=initialiser(spec.options, net, tokenizer, embed_size=config.embed_size),
+            penalty=net.take_penalty if config.ar or config.tar else None)
 
     def test(self, run_dir: Path, prepared: LMData, setup: RunSetup, spec: RunSpec,
              step: int) -> dict | None:

@@ -44,6 +44,9 @@ class TrainConfig:
     #                              of the group above / this (ULMFiT: 2.6); 1: one rate for all
     unfreeze_every: int = 0  # gradual unfreezing: the top group trains from step 0 and one more
     #                          group every N steps (ULMFiT: an epoch); 0: all from the start
+    asgd_nonmono: int = 0  # NT-ASGD (Merity et al. 2018, rnnkit.train.averaging): SGD until
+    #                        the validation loss is worse than the best from more than N
+    #                        evaluations ago, then average the weights (paper: 5); 0: off
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -95,6 +98,18 @@ class TrainConfig:
         need(
             _is_int(self.unfreeze_every) and self.unfreeze_every >= 0,
             f"unfreeze_every must be an integer >= 0, got {self.unfreeze_every}",
+        )
+        need(
+            _is_int(self.asgd_nonmono) and self.asgd_nonmono >= 0,
+            f"the NT-ASGD interval must be an integer >= 0, got {self.asgd_nonmono}",
+        )
+        need(
+            not self.asgd_nonmono or self.optimizer == "sgd",
+            "NT-ASGD averages the iterates of SGD; give --optimizer sgd with --asgd",
+        )
+        need(
+            not self.asgd_nonmono or self.eval_every > 0,
+            "NT-ASGD's trigger reads the validation loss; give --eval-every N > 0 with --asgd",
         )
         need(
             self.optimizer in OPTIMIZERS,

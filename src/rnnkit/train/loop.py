@@ -15,14 +15,20 @@ zero state and the gradient flows through all of its steps. Truncated BPTT over 
 continues where it stopped while back-propagation stops at the window boundary and the
 autograd graph never grows across windows.
 
-One step reads top to bottom: zero grads, forward, loss, backward, clip, step. A step whose loss
+One step reads top to bottom: zero grads, forward, loss (plus the model's ``penalty``, when the
+task gives one: AWD-LSTM's activation regularisation), backward, clip, step. A step whose loss
 or gradient norm is NaN/Inf is skipped (no update, carried state dropped) and counted;
 ``max_bad_steps`` in a row raise :class:`~rnnkit.errors.RnnkitError`, so a diverged model is
 never trained on, and ``params_finite`` lets the caller refuse to save one.
+
+With ``config.asgd_nonmono`` the iterates are averaged once the validation loss stops improving
+(NT-ASGD, :mod:`rnnkit.train.averaging`): evaluations and checkpoints then see the average
+(:meth:`Trainer.averaged`), the optimizer the raw weights, which the trainer state keeps.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict
 from typing import Callable, Iterable, Iterator
@@ -33,6 +39,7 @@ from tqdm.auto import tqdm
 
 from rnnkit.data.batch import Batch
 from rnnkit.errors import RnnkitError
+from rnnkit.train.averaging import NTASGD
 from rnnkit.train.config import TrainConfig
 from rnnkit.train.metrics import MetricsLog
 from rnnkit.train.optim import clip_gradients, make_optimizer
@@ -87,6 +94,10 @@ class Trainer:
     """Optimises any ``model(inputs, state) -> (outputs, state)`` with AdamW (or SGD), warm-up
     and cosine decay.
 
+    ``penalty()``, when given, is asked right after each training forward for a scalar the
+    model adds to that step's loss (or None); the logged ``loss`` stays ``loss_fn``'s, the
+    penalty is logged beside it.
+
     Constructing a Trainer seeds every RNG from ``config.seed``. ``self.state`` is the recurrent
     state carried between truncated-BPTT windows (always detached, or None).
     """
@@ -99,6 +110,7 @@ class Trainer:
         *,
         optimizer: torch.optim.Optimizer | None = None,
         layers: list[list[nn.Parameter]] | None = None,
+        penalty: Callable[[], Tensor | None] | None = None,
     ) -> None:
         seed_everything(config.seed)
         self.model = model
@@ -113,6 +125,8 @@ class Trainer:
         self.bad_steps_total = 0  # non-finite steps skipped so far
         self.bad_steps_in_a_row = 0  # consecutive non-finite steps; reset by a good step
         self.state: State = None  # detached state carried into the next window
+        self.penalty = penalty  # the model's extra loss term of the forward just run (or None)
+        self.asgd = NTASGD(self.params, config.asgd_nonmono) if config.asgd_nonmono else None
 
     def _schedule(self, start_step: int) -> torch.optim.lr_scheduler.LambdaLR:
         c = self.config
@@ -138,17 +152,20 @@ class Trainer:
         with autocast(self.device, self.config.precision):
             outputs, new_state = _forward(self.model, batch, inputs, state)
         loss = self.loss_fn(outputs.float(), targets)  # the loss in float32 at any precision
+        penalty = None if self.penalty is None else self.penalty()
+        objective = loss if penalty is None else loss + penalty
         loss_value = float(loss.detach())
+        objective_value = loss_value if penalty is None else float(objective.detach())
         grad_norm, clipped = math.nan, False
-        if math.isfinite(loss_value):
-            loss.backward()
+        if math.isfinite(objective_value):
+            objective.backward()
             for group in self.optimizer.param_groups:
                 if frozen(group):         # gradual unfreezing: no update, no share of the norm
                     for p in group["params"]:
                         p.grad = None
             grad_norm, clipped = clip_gradients(self.params, self.config.clip_norm)
 
-        skipped = not (math.isfinite(loss_value) and math.isfinite(grad_norm))
+        skipped = not (math.isfinite(objective_value) and math.isfinite(grad_norm))
         if skipped:  # no update from a NaN/Inf; start the next window from a fresh state
             self.optimizer.zero_grad(set_to_none=True)
             self.state = None
@@ -158,6 +175,8 @@ class Trainer:
             self.optimizer.step()
             self.scheduler.step()
             self.step += 1
+            if self.asgd is not None:
+                self.asgd.updated()
             self.state = detach_state(new_state)  # truncated BPTT: carry the value, not the graph
             self.bad_steps_in_a_row = 0
 
@@ -171,6 +190,7 @@ class Trainer:
         return {
             "step": self.step,
             "loss": loss_value,
+            **({} if penalty is None else {"penalty": float(penalty.detach())}),
             "grad_norm": grad_norm,
             "clipped": clipped,
             "lr": lr,
@@ -250,13 +270,25 @@ class Trainer:
                 raise RnnkitError(f"the batches ran out at step {self.step} of {self.config.steps}")
 
     def _evaluate(self, evaluate: Callable[[], dict], log: MetricsLog | None) -> dict:
-        result = evaluate()
+        with self.averaged():
+            result = evaluate()
+        if self.asgd is not None:
+            averaged = 0 if self.asgd.average is None else self.asgd.average.count
+            started = self.asgd.observe(result["loss"], self.step)
+            result = {**result, "averaged_steps": averaged,
+                      **({"asgd_starts": True} if started else {})}
         if log is not None:
             log.write({"kind": "eval", "step": self.step, **result})
         return result
 
+    def averaged(self) -> contextlib.AbstractContextManager:
+        """A context in which the model holds the weights to evaluate and save: NT-ASGD's
+        average once it has started, else (and always without ``asgd_nonmono``) its own."""
+        return contextlib.nullcontext() if self.asgd is None else self.asgd.averaged()
+
     def state_dict(self) -> dict:
-        """Everything but the weights (saved separately) that a resumed run needs.
+        """Everything but the weights (saved separately) that a resumed run needs (with NT-ASGD,
+        the raw weights too: the saved ones are then the average).
 
         The learning-rate schedule is a pure function of ``step``, so it is rebuilt from the
         step rather than saved; ``config`` is recorded for reference only.
@@ -269,6 +301,7 @@ class Trainer:
             "rng": rng_state(),
             "carried_state": map_state(self.state, lambda t: t.detach().cpu()),
             "config": asdict(self.config),
+            **({} if self.asgd is None else {"asgd": self.asgd.state_dict()}),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -288,6 +321,8 @@ class Trainer:
         self.bad_steps_in_a_row = int(state["bad_steps_in_a_row"])
         self.scheduler = self._schedule(start_step=self.step)
         self.state = map_state(state["carried_state"], lambda t: t.to(self.device))
+        if self.asgd is not None:
+            self.asgd.load_state_dict(state["asgd"])
         set_rng_state(state["rng"])
 
 

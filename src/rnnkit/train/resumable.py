@@ -1,8 +1,9 @@
 """Checkpointed, resumable training: what every run shares once its data and model exist
 (:mod:`rnnkit.train.run` drives it).
 
-A checkpoint is the weights plus ``{**trainer.state_dict(), "data": batches.state_dict()}``
-(optimizer moments, step, RNG, and where the current pass over the batches stands), written
+A checkpoint is the weights (NT-ASGD's average once it has started: ``Trainer.averaged``) plus
+``{**trainer.state_dict(), "data": batches.state_dict()}`` (optimizer moments, step, RNG, the
+raw weights under averaging, and where the current pass over the batches stands), written
 atomically every ``checkpoint_every`` steps, at the end and on Ctrl-C. Resuming rebuilds the
 model from the run's ``config.json`` and the same data, checks that the data still gives that
 model (same vocabulary, labels and sizes), then loads all of it: the resumed run draws the
@@ -114,10 +115,11 @@ def fit_with_checkpoints(run_dir: Path, model: nn.Module, trainer: Trainer, batc
         processes = gather(process_state(trainer), world)    # a collective: every process
         if not world.main:
             return
-        state = {**trainer.state_dict(), "data": consumed}
+        state = {**trainer.state_dict(), "data": consumed}     # the raw weights' state
         if world.parallel:
             state["processes"] = processes
-        save_checkpoint(run_dir, model, state, meta)
+        with trainer.averaged():                 # NT-ASGD's average, once it has started
+            save_checkpoint(run_dir, model, state, meta)
         if after_save is not None:
             after_save()
 

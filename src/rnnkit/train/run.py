@@ -78,6 +78,8 @@ class RunSetup:
     #                                  (model.layer_groups()): discriminative rates, unfreezing
     initialise: Callable[[], None] | None = None  # starting weights from elsewhere, applied to
     #                                  a fresh run (a resumed one has them in its checkpoint)
+    penalty: Callable[[], Any] | None = None  # the model's extra loss term of the training
+    #                                  forward just run (a scalar tensor or None): AR/TAR
 
 
 @dataclass
@@ -153,7 +155,7 @@ def _train(task: Trainable, run_dir: Path, spec: RunSpec, world: World, saved: d
         trained = DistributedDataParallel(setup.model, find_unused_parameters=True)
     if saved is None and setup.initialise is not None:
         setup.initialise()
-    trainer = Trainer(trained, train, setup.loss_fn, layers=setup.layers)
+    trainer = Trainer(trained, train, setup.loss_fn, layers=setup.layers, penalty=setup.penalty)
     if world.parallel:
         seed_everything(rank_seed(train.seed, world.rank))
     if saved is not None and saved.get("fingerprint", {}) != setup.fingerprint:
@@ -189,6 +191,7 @@ def _train(task: Trainable, run_dir: Path, spec: RunSpec, world: World, saved: d
         return RunResult(run_dir, trainer.step, trainer.step - first, seconds, 0, last, None,
                          main=False)
     finish_probe(probe, run_dir, cell=cell, title=setup.title)
-    test = task.test(run_dir, prepared, setup, spec, trainer.step)
+    with trainer.averaged():                 # NT-ASGD's average, as saved
+        test = task.test(run_dir, prepared, setup, spec, trainer.step)
     return RunResult(run_dir, trainer.step, trainer.step - first, seconds,
                      sum(p.numel() for p in setup.model.parameters()), last, test)
