@@ -22,7 +22,8 @@ from rnnkit.models.pooling import POOLINGS
 from rnnkit.models.portable import classifier_graphs
 from rnnkit.models.sizing import build_checked
 from rnnkit.data.codec import TEXT_LEVELS
-from rnnkit.tasks.flags import add_csv_flags, add_subword_flags, positive_int
+from rnnkit.tasks.flags import add_csv_flags, add_subword_flags, nonnegative_float, \
+    positive_int
 from rnnkit.tasks.labelled import DEFAULTS, LabelledTask
 from rnnkit.train.losses import balanced_weights, classify_loss
 from rnnkit.train.run import RunSpec
@@ -87,6 +88,13 @@ class ClassifyTask(LabelledTask):
 
     def diagnosis_loss(self):
         return classify_loss(None)
+
+    def add_evaluate_flags(self, p: argparse.ArgumentParser) -> None:
+        super().add_evaluate_flags(p)
+        p.add_argument("--logit-adjust", type=nonnegative_float, metavar="TAU",
+                       help="predict argmax of logit - TAU log(prior), the prior being the "
+                            "training labels' shares: rare labels recalled more, for macro-F1 "
+                            "(Menon et al. 2021; choose TAU with --validation; default 0)")
 
     def add_predict_flags(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--top", type=positive_int, metavar="N",

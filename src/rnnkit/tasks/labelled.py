@@ -32,7 +32,7 @@ from rnnkit.train.run import RunResult, RunSetup, RunSpec
 from rnnkit.train.run_folder import read_run_config
 from rnnkit.train.task_data import TaskData, TaskDataConfig, encode_split, prepare
 from rnnkit.train.task_eval import CONFUSION_FILE, EVALUATION_FILE, evaluate_task, \
-    evaluation_split
+    evaluation_split, evaluation_suffix
 
 CODEC_FILE = "codec.json"
 SPLIT_FILE = "split.json"
@@ -184,15 +184,24 @@ class LabelledTask(Task):
         p.add_argument("--ensemble", nargs="+", metavar="RUN2",
                        help="score RUN with these runs as one model: their class probabilities "
                             "averaged (same data, split and labels); evaluation_ensemble.json")
+        p.add_argument("--validation", action="store_true",
+                       help="score the run's validation cut instead of its test split (where "
+                            "settings are chosen); evaluation_validation.json")
 
     def evaluate(self, run_dir: Path, config: dict, options: dict) -> int:
         from rnnkit.tasks.loading import load
         model, codec = load(run_dir)
         others = [load(other) for other in ensemble_runs(config, options.get("ensemble"),
                                                           self.name)]
-        report = evaluate_task(run_dir, model, codec, config, options.get("data"), others)
+        if options.get("validation") and options.get("data"):
+            raise RnnkitError("--validation scores the run's own validation cut; drop --data")
+        report = evaluate_task(run_dir, model, codec, config, options.get("data"), others,
+                               part="validation" if options.get("validation") else "test",
+                               logit_adjust=options.get("logit_adjust", 0.0))
         if others:
             print(f"an ensemble of {len(others) + 1} runs (probabilities averaged)")
+        if report.get("logit_adjust"):
+            print(f"logits adjusted by -{report['logit_adjust']:g} log(training label prior)")
         print(f"{report['data']}: accuracy {report['accuracy']:.4f}, macro-F1 "
               f"{report['macro_f1']:.4f} ({report['count']:,} {self.unit})")
         if report.get("unseen_words") is not None:
@@ -200,7 +209,8 @@ class LabelledTask(Task):
             print(f"words unseen in training: {report['unseen_words']:,}, accuracy "
                   f"{'n/a' if acc is None else f'{acc:.4f}'}")
         print(format_report(report))
-        suffix = "_ensemble" if others else ""
+        suffix = evaluation_suffix(bool(others), "validation" if options.get("validation")
+                                   else "test")
         print(f"wrote {run_dir}/{EVALUATION_FILE.replace('.json', suffix + '.json')} and "
               f"{run_dir}/{CONFUSION_FILE.replace('.png', suffix + '.png')}")
         return 0

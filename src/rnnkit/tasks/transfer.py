@@ -11,7 +11,8 @@ unfreezing (:mod:`rnnkit.train.optim`, :mod:`rnnkit.train.schedule`). The langua
 cut text exactly as the classifier does (its :class:`~rnnkit.data.text_tokenizer.TextTokenizer`
 becomes the classifier's codec) and must have been trained on this split's training texts only:
 a run whose data, test cut or validation cut differ is refused, since its language model could
-have read this run's test texts.
+have read this run's test texts (a classifier trained with ``--val-fraction 0``, on its whole
+training part, takes a language model of any validation cut: it has no validation texts).
 
 ``--vectors glove-6b-50d`` starts a word embedding from GloVe instead (:mod:`rnnkit.data.vectors`).
 Either way the weights only start there: the saved run carries them and needs neither the
@@ -97,7 +98,10 @@ def vocabulary_of(run: str, data: TaskDataConfig, task: str) -> TextTokenizer | 
         raise RnnkitError(f"'{run}' cuts text at the {tokenizer.level} level and this run at "
                           f"the {data.level} level; give --level {tokenizer.level}")
     theirs = saved.get("data", {})
-    differ = [k for k in SAME_SPLIT if theirs.get(k) != getattr(data, k)]
+    # A classifier without a validation cut (--val-fraction 0) trains on its whole training
+    # part, of which the language model's texts, whatever their cut, are a part.
+    differ = [k for k in SAME_SPLIT if theirs.get(k) != getattr(data, k)
+              and not (k == "val_fraction" and data.val_fraction == 0)]
     if differ:
         shown = ", ".join(f"{k} {theirs.get(k)!r} there, {getattr(data, k)!r} here"
                           for k in differ)
