@@ -134,3 +134,13 @@ def test_a_run_without_a_validation_cut_starts_from_a_language_model_of_any_cut(
 def test_a_negative_tau_is_refused(capsys, skewed_run):
     code, _, err = run_cli(capsys, "evaluate", str(skewed_run[1]), "--logit-adjust", "-1")
     assert code != 0 and "--logit-adjust" in err
+
+
+def test_runs_with_other_seeds_share_the_test_split_unless_told_otherwise(capsys, tmp_path):
+    """--seed moves the initialisation and the batches, never the test split or the validation
+    cut: those follow --split-seed alone (default 0), so seeds can be compared and ensembled."""
+    configs = [read_run_config(train_skewed(capsys, tmp_path, name, "--steps", "1", *flags)[1])
+               for name, flags in (("s0", ()), ("s3", ("--seed", "3")),
+                                   ("s3split", ("--seed", "3", "--split-seed", "3")))]
+    assert [c["data"]["split_seed"] for c in configs] == [0, 0, 3]
+    assert [c["train"]["seed"] for c in configs] == [0, 3, 3]

@@ -129,7 +129,7 @@ class CondGenTask(Task):
         data = CondGenDataConfig(data=s["data"], text_column=s["text_column"],
                                  label_column=s["label_column"], encoding=s["encoding"],
                                  test_fraction=s["test_fraction"],
-                                 split_seed=s.get("split_seed", s["seed"]),
+                                 split_seed=s.get("split_seed", 0),
                                  val_fraction=s["val_fraction"], batch_size=s["batch_size"])
         model = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"])

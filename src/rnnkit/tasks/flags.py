@@ -185,8 +185,8 @@ def add_positional_flag(p: argparse.ArgumentParser) -> None:
 
 def add_split_seed_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split-seed", type=seed, metavar="S",
-                   help="seed of the train/test split (default: --seed); keep it fixed to "
-                        "train several models on one split")
+                   help="seed of the train/test split and the validation cut (default 0, "
+                        "whatever --seed is: runs with other seeds share one test split)")
 
 
 def add_diagnose_flag(p: argparse.ArgumentParser) -> None:

@@ -108,7 +108,7 @@ class LabelledTask(Task):
                               "(`rnnkit datasets` lists the built-in names)")
         return TaskDataConfig(
             task=self.name, data=s["data"], test_data=s.get("test_data"),
-            test_fraction=s["test_fraction"], split_seed=s.get("split_seed", s["seed"]),
+            test_fraction=s["test_fraction"], split_seed=s.get("split_seed", 0),
             val_fraction=s["val_fraction"], max_len=s["max_len"], batch_size=s["batch_size"],
             vocab_from=s.get("init_from"), **fields)
 

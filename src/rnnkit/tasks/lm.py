@@ -188,7 +188,7 @@ class LanguageModelTask(Task):
         level = s.get("level") or ("word" if s["data"] == PTB else "char")
         data = LMDataConfig(s["data"], s["seq_len"], s["batch_size"], s["val_fraction"],
                             level=level, max_vocab=s["max_vocab"],
-                            split_seed=s.get("split_seed", s["seed"]),
+                            split_seed=s.get("split_seed", 0),
                             **{k: s[k] for k in LABELLED_FLAGS if k in s})
         model = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"],

@@ -143,7 +143,7 @@ class Seq2SeqTask(Task):
             raise RnnkitError("rnnkit train seq2seq needs --data (builtin:cmudict, "
                               "builtin:cmudict-nostress, builtin:gettext-tr; `rnnkit datasets`)")
         data = Seq2SeqDataConfig(data=s["data"], test_fraction=s["test_fraction"],
-                                 split_seed=s.get("split_seed", s["seed"]),
+                                 split_seed=s.get("split_seed", 0),
                                  batch_size=s["batch_size"], val_fraction=s["val_fraction"],
                                  max_train=s.get("max_train", 0), max_test=s.get("max_test", 0))
         decoder = s.get("decoder_cell") or ("transformer" if s["cell"] == "transformer"
