@@ -75,15 +75,31 @@ def member_dir(name: str, k: int) -> Path:
     return RUNS / (name if k == 0 else f"{name}-seed{k}")
 
 
+def recipe_changes(run: Path, r: dict) -> list[str]:
+    """What recipe ``r`` sets otherwise than the run in ``run`` was trained with (its
+    config.json), as "field: run's value -> recipe's value"; empty when it matches."""
+    c = json.loads((run / "config.json").read_text())
+    had = {"context": c["data"]["context"], "recent": c["data"]["recent"],
+           "steps": c["train"]["steps"], "lr": c["train"]["lr"],
+           "relative": bool((c.get("options") or {}).get("relative_loss"))}
+    return [f"{key}: {value} -> {r.get(key, False)}" for key, value in had.items()
+            if value != r.get(key, False)]
+
+
 def train_member(name: str, k: int) -> float:
     """Train member ``k`` (seed k) of ``name``'s recipe unless its run folder is complete;
-    the training wall time in seconds (kept in the run folder's wall.json)."""
+    the training wall time in seconds (kept in the run folder's wall.json). A complete folder
+    trained with another recipe is refused, so a changed recipe is never scored on old runs."""
     run = member_dir(name, k)
     wall = run / "wall.json"
-    if wall.is_file() and (run / "evaluation.json").is_file():
-        return json.loads(wall.read_text())["seconds"]
     competition, frequency = name.split("-", 1)
     r = RECIPES[(competition, frequency)]
+    if wall.is_file() and (run / "evaluation.json").is_file():
+        changes = recipe_changes(run, r)
+        if changes:
+            raise SystemExit(f"{run} was trained with another recipe ({'; '.join(changes)}); "
+                             "remove it to train the current one")
+        return json.loads(wall.read_text())["seconds"]
     data = ForecastDataConfig(data=f"builtin:{name}", context=r["context"], pad_short=True,
                               recent=r["recent"], batch_size=128)
     train = TrainConfig(steps=r["steps"], lr=r["lr"], warmup_steps=100, eval_every=0,
