@@ -58,7 +58,6 @@ import dataclasses
 from functools import partial
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
@@ -68,6 +67,7 @@ from rnnkit.nn.config import RecurrentConfig
 from rnnkit.nn.elman import ElmanCell
 from rnnkit.nn.fast import dispatch, scripted
 from rnnkit.nn.gru import GRUCell
+from rnnkit.nn.layer_dropout import between_layers_dropout, packed_between_layers_dropout
 from rnnkit.nn.layer_inputs import LayerInputs
 from rnnkit.nn.torch_conversion import TORCH_MODES, TorchConversion
 from rnnkit.nn.ln_lstm import LayerNormLSTMCell
@@ -294,22 +294,18 @@ class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
         batch = int(batch_sizes[0])
         self._check_input(data, None)
         hx = self._state_tuple(self._state_parts(hx, 3), batch, data)
+        if sorted_indices is not None:                   # the states in the data's order
+            hx = tuple(h.index_select(1, sorted_indices) for h in hx)
         if self.path == "fused":
-            if sorted_indices is not None:
-                hx = tuple(h.index_select(1, sorted_indices) for h in hx)
             out, finals = dispatch.fused_packed(self, data, batch_sizes, hx)
-            if unsorted_indices is not None:
-                finals = tuple(h.index_select(1, unsorted_indices) for h in finals)
-        else:
-            x, lengths = pad_packed_sequence(packed, batch_first=True)   # (B, T, I), caller's order
-            drop = partial(packed_between_layers_dropout, lengths=lengths,
-                           sorted_indices=sorted_indices, unsorted_indices=unsorted_indices)
+        else:                                            # padded, rows longest first
+            x, lengths = pad_packed_sequence(PackedSequence(data, batch_sizes), batch_first=True)
+            drop = partial(packed_between_layers_dropout, lengths=lengths)
             output, finals = self.run_layers(x, hx, lengths, RUN_DIRECTION[self.path],
-                                             dropout=drop)
-            if sorted_indices is not None:
-                output = output.index_select(0, sorted_indices)
-                lengths = lengths[sorted_indices.cpu()]
+                                             dropout=drop)                 # (B, T, D*H)
             out = pack_padded_sequence(output, lengths, batch_first=True).data
+        if unsorted_indices is not None:
+            finals = tuple(h.index_select(1, unsorted_indices) for h in finals)
         return (PackedSequence(out, batch_sizes, sorted_indices, unsorted_indices),
                 self._from_tuple(finals))
 
@@ -383,29 +379,6 @@ class StackedRecurrent(LayerInputs, TorchConversion, nn.Module):
 
 # How each path other than "fused" runs one layer and direction (scan's contract).
 RUN_DIRECTION = {"loop": scan, "explicit": dispatch.explicit_scan, "scan": traced_scan}
-
-def between_layers_dropout(x: Tensor, p: float) -> Tensor:
-    """Dropout on a layer's output x (B, T, C), its mask drawn as ``torch.nn``'s kernels draw it:
-    over the output laid out time-major (T, B, C), whatever ``batch_first`` says, so that one
-    seed drops the same units as ``torch.nn`` does (F.dropout draws in memory order)."""
-    time_major = x.transpose(0, 1).contiguous()                      # (T, B, C)
-    return F.dropout(time_major, p, training=True).transpose(0, 1).contiguous()  # (B, T, C)
-
-
-def packed_between_layers_dropout(x: Tensor, p: float, *, lengths: Tensor,
-                                  sorted_indices: Tensor | None,
-                                  unsorted_indices: Tensor | None) -> Tensor:
-    """Dropout on the padded output x (B, T, C) of a layer fed a ``PackedSequence``, its mask
-    drawn as ``torch.nn``'s kernels draw it there: over the packed data (N, C), time-major with
-    the longest sequences first, so that one seed drops the same units as ``torch.nn`` does."""
-    if sorted_indices is not None:
-        x = x.index_select(0, sorted_indices)                         # (B, T, C), longest first
-        lengths = lengths[sorted_indices.cpu()]
-    packed = pack_padded_sequence(x, lengths, batch_first=True)      # data (N, C)
-    dropped = packed._replace(data=F.dropout(packed.data, p, training=True))
-    x, _ = pad_packed_sequence(dropped, batch_first=True, total_length=x.shape[1])  # (B, T, C)
-    return x if unsorted_indices is None else x.index_select(0, unsorted_indices)
-
 
 TORCH_PARAMETERS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
 OLD_NAME_OF = {new: old for old, new in OLD_NAMES.items()}
