@@ -55,11 +55,9 @@ OURS = {"Theta (M3 winner)": "theta", "Theta": "theta", "SNaive": "snaive"}
 # optimiser steps and peak learning rate; the rest as `rnnkit train forecast`'s defaults but
 # the quantile head. Quarterly M3 went 12.7 -> 10.4 -> 9.95 sMAPE at 600, 1500 and 4000 steps
 # (lr 1e-3, 1e-3, 2e-3): the longer recipes are bounded by the session's minutes, not tuned out.
-# M3 quarterly and other were then chosen on a validation split (the last horizon of every
-# training history held out; docs/guide.md, "Choosing the quarterly and other recipes"): one
-# seed, quarterly 9.56 -> 9.01 sMAPE with context 16 and 6000 steps (context 48: 9.77), other
-# 4.54 -> 3.96 with 6000 steps (context 16 at 6000: 4.02); Theta there 9.26 and 4.26. On the
-# test part (3 seeds) quarterly 9.45 -> 9.19 and other 4.82 -> 4.11 (Theta 8.96 and 4.41).
+# M3 quarterly and other are chosen on a validation split (the last horizon of every training
+# history held out), never on the test part; the figures: docs/guide.md, "Choosing the
+# quarterly and other recipes".
 RECIPES = {
     ("m3", "yearly"): dict(context=24, recent=20, steps=1500, lr=1e-3),
     ("m3", "quarterly"): dict(context=16, recent=20, steps=6000, lr=2e-3),

@@ -35,8 +35,9 @@ from rnnkit.models.encoders import MINIMAL, RECURRENT
 from rnnkit.models.sizing import build_checked
 from rnnkit.tasks import condgen_eval
 from rnnkit.tasks.base import Task, epochs_of, train_config
-from rnnkit.tasks.flags import (add_csv_flags, add_sampling_flags, add_split_seed_flag,
-                                add_test_split_flags, positive_generation_length, positive_int)
+from rnnkit.tasks.flags import (SPLIT_SEED, add_csv_flags, add_sampling_flags,
+                                add_split_seed_flag, add_test_split_flags,
+                                positive_generation_length, positive_int)
 from rnnkit.train.loop import evaluate_loss
 from rnnkit.train.losses import seq_loss
 from rnnkit.train.run import RunResult, RunSetup, RunSpec
@@ -129,7 +130,7 @@ class CondGenTask(Task):
         data = CondGenDataConfig(data=s["data"], text_column=s["text_column"],
                                  label_column=s["label_column"], encoding=s["encoding"],
                                  test_fraction=s["test_fraction"],
-                                 split_seed=s.get("split_seed", 0),
+                                 split_seed=s.get("split_seed", SPLIT_SEED),
                                  val_fraction=s["val_fraction"], batch_size=s["batch_size"])
         model = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"])

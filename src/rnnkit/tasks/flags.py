@@ -183,10 +183,14 @@ def add_positional_flag(p: argparse.ArgumentParser) -> None:
                    help="transformer position encoding: sinusoidal (any length) or learned")
 
 
+SPLIT_SEED = 0   # --split-seed when not given, whatever --seed is: seeds share one test split
+
+
 def add_split_seed_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split-seed", type=seed, metavar="S",
-                   help="seed of the train/test split and the validation cut (default 0, "
-                        "whatever --seed is: runs with other seeds share one test split)")
+                   help=f"seed of the train/test split and the validation cut (default "
+                        f"{SPLIT_SEED}, whatever --seed is: runs with other seeds share one "
+                        f"test split)")
 
 
 def add_diagnose_flag(p: argparse.ArgumentParser) -> None:

@@ -22,8 +22,8 @@ from rnnkit.data.codec import codec_from_dict
 from rnnkit.data.padded import IGNORE, PaddedBatches, pad_batch
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks.base import Task, epochs_of, train_config
-from rnnkit.tasks.flags import (add_diagnose_flag, add_positional_flag, add_split_seed_flag,
-                                add_test_split_flags, positive_int)
+from rnnkit.tasks.flags import (SPLIT_SEED, add_diagnose_flag, add_positional_flag,
+                                add_split_seed_flag, add_test_split_flags, positive_int)
 from rnnkit.tasks.transfer import (add_transfer_flags, initialiser, transfer_options,
                                    vocabulary_of)
 from rnnkit.train.classification_metrics import format_report
@@ -108,7 +108,7 @@ class LabelledTask(Task):
                               "(`rnnkit datasets` lists the built-in names)")
         return TaskDataConfig(
             task=self.name, data=s["data"], test_data=s.get("test_data"),
-            test_fraction=s["test_fraction"], split_seed=s.get("split_seed", 0),
+            test_fraction=s["test_fraction"], split_seed=s.get("split_seed", SPLIT_SEED),
             val_fraction=s["val_fraction"], max_len=s["max_len"], batch_size=s["batch_size"],
             vocab_from=s.get("init_from"), **fields)
 

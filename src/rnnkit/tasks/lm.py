@@ -40,9 +40,9 @@ from rnnkit.tasks import lm_use
 from rnnkit.tasks.base import Task, epochs_of, train_config
 from rnnkit.tasks.transfer import add_vectors_flag, initialiser
 from rnnkit.tasks.awd_flags import add_awd_flags, asgd_interval
-from rnnkit.tasks.flags import (add_csv_flags, add_diagnose_flag, add_positional_flag,
-                                add_split_seed_flag, add_subword_flags, add_test_split_flags,
-                                positive_int)
+from rnnkit.tasks.flags import (SPLIT_SEED, add_csv_flags, add_diagnose_flag,
+                                add_positional_flag, add_split_seed_flag, add_subword_flags,
+                                add_test_split_flags, positive_int)
 from rnnkit.train.loop import bpc_postfix, evaluate_loss, ppl_postfix
 from rnnkit.train.losses import lm_loss
 from rnnkit.train.metrics import LN2, MetricsLog
@@ -188,7 +188,7 @@ class LanguageModelTask(Task):
         level = s.get("level") or ("word" if s["data"] == PTB else "char")
         data = LMDataConfig(s["data"], s["seq_len"], s["batch_size"], s["val_fraction"],
                             level=level, max_vocab=s["max_vocab"],
-                            split_seed=s.get("split_seed", 0),
+                            split_seed=s.get("split_seed", SPLIT_SEED),
                             **{k: s[k] for k in LABELLED_FLAGS if k in s})
         model = dict(cell=s["cell"], embed_size=s["embed"], hidden_size=s["hidden"],
                      num_layers=s["layers"], dropout=s["dropout"], tie_weights=s["tie_weights"],

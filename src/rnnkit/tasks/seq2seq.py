@@ -35,8 +35,8 @@ from rnnkit.models.sizing import build_checked
 from rnnkit.models.transformer_seq2seq import TransformerSeq2Seq, build_seq2seq
 from rnnkit.tasks import seq2seq_use
 from rnnkit.tasks.base import Task, epochs_of, train_config
-from rnnkit.tasks.flags import (add_positional_flag, add_split_seed_flag, add_test_split_flags,
-                                nonnegative_float, positive_int)
+from rnnkit.tasks.flags import (SPLIT_SEED, add_positional_flag, add_split_seed_flag,
+                                add_test_split_flags, nonnegative_float, positive_int)
 from rnnkit.train.loop import evaluate_loss
 from rnnkit.train.losses import seq_loss
 from rnnkit.train.run import RunResult, RunSetup, RunSpec
@@ -143,7 +143,7 @@ class Seq2SeqTask(Task):
             raise RnnkitError("rnnkit train seq2seq needs --data (builtin:cmudict, "
                               "builtin:cmudict-nostress, builtin:gettext-tr; `rnnkit datasets`)")
         data = Seq2SeqDataConfig(data=s["data"], test_fraction=s["test_fraction"],
-                                 split_seed=s.get("split_seed", 0),
+                                 split_seed=s.get("split_seed", SPLIT_SEED),
                                  batch_size=s["batch_size"], val_fraction=s["val_fraction"],
                                  max_train=s.get("max_train", 0), max_test=s.get("max_test", 0))
         decoder = s.get("decoder_cell") or ("transformer" if s["cell"] == "transformer"
