@@ -84,7 +84,8 @@ def recipe_changes(run: Path, r: dict) -> list[str]:
     c = json.loads((run / "config.json").read_text())
     had = {"context": c["data"]["context"], "recent": c["data"]["recent"],
            "steps": c["train"]["steps"], "lr": c["train"]["lr"],
-           "relative": bool((c.get("options") or {}).get("relative_loss"))}
+           "relative": bool((c.get("options") or {}).get("relative_loss")),
+           "deseasonalize": bool((c.get("model") or {}).get("deseasonalize"))}
     return [f"{key}: {value} -> {r.get(key, False)}" for key, value in had.items()
             if value != r.get(key, False)]
 
@@ -109,7 +110,8 @@ def train_member(name: str, k: int) -> float:
                         log_every=100, seed=k, weight_decay=0.0)
     start = time.perf_counter()
     options = {"relative_loss": True} if r.get("relative") else {}
-    train_run(TASKS["forecast"], run, RunSpec(data, MODEL, train, options=options),
+    model = {**MODEL, "deseasonalize": bool(r.get("deseasonalize"))}
+    train_run(TASKS["forecast"], run, RunSpec(data, model, train, options=options),
               progress=False)
     seconds = time.perf_counter() - start
     wall.write_text(json.dumps({"seconds": round(seconds, 1)}) + "\n")

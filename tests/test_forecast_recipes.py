@@ -11,10 +11,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import forecast_quality  # noqa: E402
 
 
-def finished_member(run: Path, *, context: int, steps: int, relative: bool = False) -> None:
+def finished_member(run: Path, *, context: int, steps: int, relative: bool = False,
+                    deseasonalize: bool = False) -> None:
     run.mkdir(parents=True)
     (run / "config.json").write_text(json.dumps({
         "data": {"context": context, "recent": 20},
+        "model": {"deseasonalize": deseasonalize},
         "train": {"steps": steps, "lr": 2e-3, "seed": 0},
         "options": {"relative_loss": True} if relative else {}}))
     (run / "evaluation.json").write_text("{}")
@@ -24,7 +26,8 @@ def finished_member(run: Path, *, context: int, steps: int, relative: bool = Fal
 def test_a_member_trained_with_the_recipe_is_reused(tmp_path, monkeypatch):
     monkeypatch.setattr(forecast_quality, "RUNS", tmp_path)
     r = forecast_quality.RECIPES[("m3", "quarterly")]
-    finished_member(tmp_path / "m3-quarterly-seed1", context=r["context"], steps=r["steps"])
+    finished_member(tmp_path / "m3-quarterly-seed1", context=r["context"], steps=r["steps"],
+                    deseasonalize=bool(r.get("deseasonalize")))
     assert forecast_quality.train_member("m3-quarterly", 1) == 12.5
 
 

@@ -59,10 +59,12 @@ class ForecasterConfig:
     head: str = "likelihood"       # "likelihood" (DeepAR, sample paths) or "quantile" (direct)
     likelihood: str = "student_t"  # gaussian, student_t or negbin (likelihood head)
     quantiles: tuple[float, ...] = QUANTILES  # levels of the quantile head
+    deseasonalize: bool = False    # read and forecast series / seasonal index (data.seasonal)
+    period: int = 1                # the series' seasonal period (the data set's)
 
     def __post_init__(self) -> None:
         check_cell(self.cell)
-        for name in ("horizon", "context", "hidden_size", "num_layers"):
+        for name in ("horizon", "context", "hidden_size", "num_layers", "period"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise RnnkitError(f"{name} must be a positive integer, got {value!r}")

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.data.datasets.forecasting import FREQUENCIES, SeriesSet, read_series_set
+from rnnkit.data.seasonal import seasonal_factors
 from rnnkit.data.windows import WindowBatches, batch_of, window
 from rnnkit.errors import RnnkitError
 from rnnkit.typed import config_from
@@ -64,7 +65,7 @@ class ForecastData:
     context: int
     train: list                  # (T_i,) histories the windows are drawn from
     covariates: list | None      # (T_i + H, K) per series, or None
-    val: list                    # validation windows (L + H, C)
+    val: list                    # (series index, history, held-out last H points)
     sha256: str
 
 
@@ -83,11 +84,19 @@ def resolve_context(data: ForecastDataConfig, found: SeriesSet) -> int:
     return data.context
 
 
+def adjusted(y: np.ndarray, config: ForecasterConfig, known: int | None = None) -> np.ndarray:
+    """``y`` divided by the seasonal index that its first ``known`` points (default all) give,
+    when the model deseasonalizes; ``y`` itself otherwise."""
+    if not config.deseasonalize:
+        return y
+    return y / seasonal_factors(y[:known], config.period, len(y))
+
+
 class ForecastTask(Task):
     name = "forecast"
     help = "forecaster: quantiles of the next H points of many series (DeepAR-style)"
     data_class = ForecastDataConfig
-    derived = ("horizon", "context", "num_covariates", "num_series")
+    derived = ("horizon", "context", "num_covariates", "num_series", "period")
     takes_inputs = False
     served_inputs = "series"
     defaults = dict(cell="lstm", embed=0, hidden=64, layers=2, dropout=0.1, batch_size=128,
@@ -110,6 +119,9 @@ class ForecastTask(Task):
         p.add_argument("--head", choices=HEADS, help="likelihood (sample paths) or quantile")
         p.add_argument("--likelihood", choices=tuple(LIKELIHOODS),
                        help="the likelihood head's distribution (negbin: counts)")
+        p.add_argument("--deseasonalize", action="store_true",
+                       help="divide each seasonal series by its multiplicative seasonal index "
+                            "(Theta's test and decomposition; needs statsmodels)")
         p.add_argument("--relative-loss", action="store_true",
                        help="quantile head: divide the pinball loss by |y| (MAPE-aligned)")
         p.add_argument("--samples", type=positive_int, metavar="S",
@@ -127,7 +139,7 @@ class ForecastTask(Task):
             s["samples"], s["id_column"], s["time_column"], s["value_column"])
         model = dict(cell=s["cell"], hidden_size=s["hidden"], num_layers=s["layers"],
                      dropout=s["dropout"], head=s["head"], likelihood=s["likelihood"],
-                     id_embed=s["embed"])
+                     id_embed=s["embed"], deseasonalize=bool(s.get("deseasonalize")))
         options = {"relative_loss": True} if s.get("relative_loss") else {}
         return RunSpec(data, model, train_config(s), epochs_of(s), options)
 
@@ -142,9 +154,7 @@ class ForecastTask(Task):
             rng = np.random.default_rng(0)
             able = [i for i, y in enumerate(train) if len(y) > 2 * h]
             for i in sorted(rng.permutation(able)[:max(1, round(data.val_fraction * len(able)))]):
-                cov = None if covariates is None else covariates[i]
-                val.append(window(train[i], cov, len(train[i]) - h, context=context, horizon=h,
-                                  index=i))
+                val.append((i, train[i][:-h], train[i][-h:]))
                 train[i] = train[i][:-h]
         digest = hashlib.sha256()
         for sid, y in zip(found.ids, found.train):
@@ -164,7 +174,8 @@ class ForecastTask(Task):
         found, data = prepared.set, spec.data
         config = config_from(ForecasterConfig, settings, "the model settings",
                              horizon=found.horizon, context=prepared.context,
-                             num_covariates=len(found.covariate_names), num_series=len(found))
+                             num_covariates=len(found.covariate_names), num_series=len(found),
+                             period=found.period)
         if LIKELIHOODS[config.likelihood].counts and config.head == "likelihood" and any(
                 (y < 0).any() or (y != np.round(y)).any() for y in found.train):
             raise RnnkitError("--likelihood negbin models counts; these series have negative "
@@ -176,13 +187,18 @@ class ForecastTask(Task):
                               "give --head quantile")
         loss_fn = forecast_loss(config, relative=relative)
         per_epoch = max(1, -(-len(found) // data.batch_size))
-        batches = WindowBatches(prepared.train, prepared.covariates, context=prepared.context,
+        train = [adjusted(y, config) for y in prepared.train]
+        batches = WindowBatches(train, prepared.covariates, context=prepared.context,
                                 horizon=found.horizon, batch_size=data.batch_size,
                                 per_epoch=per_epoch, seed=spec.train.seed, recent=data.recent,
                                 pad=data.pad_short)
         evaluate = None
         if prepared.val:
-            val = [batch_of(prepared.val[i:i + 256]) for i in range(0, len(prepared.val), 256)]
+            windows = [window(adjusted(np.concatenate([y, ahead]), config, len(y)),
+                              None if prepared.covariates is None else prepared.covariates[i],
+                              len(y), context=prepared.context, horizon=found.horizon, index=i)
+                       for i, y, ahead in prepared.val]
+            val = [batch_of(windows[i:i + 256]) for i in range(0, len(windows), 256)]
 
             def evaluate() -> dict:
                 return evaluate_loss(model, loss_fn, val)

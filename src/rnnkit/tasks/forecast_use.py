@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from rnnkit.data.datasets.forecasting import read_long_csv
+from rnnkit.data.seasonal import seasonal_factors
 from rnnkit.data.windows import LOG_SCALE, window
 from rnnkit.errors import RnnkitError
 from rnnkit.infer.forecast_metrics import quantile_at, quantiles_of_samples
@@ -24,7 +25,9 @@ CHUNK = 64                    # series forecast together
 def forecast(model, histories: list[np.ndarray], *, covariates: list | None = None,
              indices: list[int] | None = None, horizon: int | None = None, samples: int = 200,
              seed: int = 0) -> list[np.ndarray]:
-    """(H, Q) quantiles at ``model.config.quantiles`` after each history, in its units."""
+    """(H, Q) quantiles at ``model.config.quantiles`` after each history, in its units (a
+    deseasonalizing model reads each history over its seasonal index and forecasts x the
+    index's continuation)."""
     c = model.config
     horizon = horizon or c.horizon
     if c.head == "quantile" and horizon > c.horizon:
@@ -32,6 +35,9 @@ def forecast(model, histories: list[np.ndarray], *, covariates: list | None = No
                           f"--horizon {horizon} needs a likelihood head")
     model.eval()
     torch.manual_seed(seed)
+    factors = [seasonal_factors(y, c.period, len(y) + horizon) if c.deseasonalize else None
+               for y in histories]
+    histories = [y if f is None else y / f[:len(y)] for y, f in zip(histories, factors)]
     out = []
     for s in range(0, len(histories), CHUNK):
         x = torch.from_numpy(np.stack([
@@ -47,7 +53,7 @@ def forecast(model, histories: list[np.ndarray], *, covariates: list | None = No
                 scale = torch.exp(x[:, 0, LOG_SCALE])[:, None, None]
                 q = (model(x)[0] * scale)[:, :horizon].numpy()
         out += list(q.astype(np.float64))
-    return out
+    return [q if f is None else q * f[-horizon:, None] for q, f in zip(out, factors)]
 
 
 def add_predict_flags(p: argparse.ArgumentParser) -> None:
