@@ -192,6 +192,18 @@ def test_naive_baselines_repeat_the_last_value_and_the_last_season():
     assert (np.diff(q, axis=1) >= 0).all() and q[3, -1] - q[3, 0] > q[0, -1] - q[0, 0]
 
 
+@pytest.mark.parametrize("name", ["ets", "theta"])
+def test_a_history_too_short_for_a_statistical_method_gets_the_naive_forecast(name):
+    pytest.importorskip("statsforecast")
+    from rnnkit.models.forecast_baselines import MIN_POINTS, statistical
+    rng = np.random.default_rng(1)
+    short = 100 + rng.standard_normal(MIN_POINTS[name] - 1)
+    np.testing.assert_array_equal(statistical(name, short, 4, 1, QUANTILES),
+                                  naive(short, 4, 1, QUANTILES))
+    fitted = statistical(name, 100 + rng.standard_normal(MIN_POINTS[name]), 4, 1, QUANTILES)
+    assert fitted.shape == (4, len(QUANTILES)) and np.isfinite(fitted).all()
+
+
 # -- the model ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "transformer"])

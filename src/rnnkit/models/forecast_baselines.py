@@ -9,6 +9,8 @@
   optional extra (``pip install 'rnnkit[forecast]'``); a missing package is a one-line error.
 
 Each gives (H, Q) quantiles at the forecaster's levels from a history and a seasonal period.
+A history shorter than statsforecast can fit (``MIN_POINTS``: ETS fits no model to 6 points or
+fewer, Theta none to 3 or fewer) gets the naive forecast instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rnnkit.errors import RnnkitError
 
 BASELINES = ("naive", "snaive", "ets", "theta", "arima")
 STATSFORECAST = "pip install statsforecast==2.1.1 (or 'rnnkit[forecast]')"
+MIN_POINTS = {"ets": 7, "theta": 4, "arima": 1}   # the shortest history each method fits
 
 
 def _gaussian(point: np.ndarray, sd: np.ndarray, levels) -> np.ndarray:
@@ -58,7 +61,10 @@ def _statsforecast(name: str):
 def statistical(name: str, history: np.ndarray, horizon: int, period: int,
                 levels) -> np.ndarray:
     """statsforecast's ``name`` model fitted to one series; its central forecast and
-    prediction intervals as quantiles (level 2|tau - 0.5| intervals, the median the mean)."""
+    prediction intervals as quantiles (level 2|tau - 0.5| intervals, the median the mean);
+    the naive forecast when ``history`` is too short for the method."""
+    if len(history) < MIN_POINTS[name]:
+        return naive(history, horizon, period, levels)
     model = _statsforecast(name)(season_length=period)
     widths = sorted({round(200 * abs(t - 0.5)) for t in levels} - {0})
     out = model.forecast(y=history.astype(np.float64), h=horizon, level=widths)
