@@ -132,6 +132,32 @@ def test_scaling_round_trips_and_padding_is_marked_unobserved():
     assert context_scale(np.zeros(4)) == 1.0
 
 
+def test_a_window_scaled_by_its_last_points_round_trips_and_the_forecast_uses_it():
+    from rnnkit.tasks.forecast_use import forecast
+    rng = np.random.default_rng(2)
+    y = rng.uniform(50, 150, size=30)
+    w = window(y, None, 25, context=10, horizon=5, scale_points=3)
+    assert math.isclose(np.exp(w[0, 2]), np.mean(np.abs(y[22:25])), rel_tol=1e-5)
+    assert np.allclose(unscale(w[:, 0], w), y[15:30], rtol=1e-5)
+    short = window(y, None, 2, context=10, horizon=5, scale_points=3)      # 2 points known
+    assert math.isclose(np.exp(short[0, 2]), np.mean(y[:2]), rel_tol=1e-5)
+    torch.manual_seed(0)
+    config = ForecasterConfig(horizon=5, context=10, hidden_size=8, num_layers=1,
+                              head="quantile", scale_points=3)
+    model = Forecaster(config)
+    x = torch.from_numpy(window(y, None, 30, context=10, horizon=5, future=False,
+                                scale_points=3))[None]
+    want = (model.eval()(x)[0] * np.mean(y[27:30]))[0].detach().numpy()
+    np.testing.assert_allclose(forecast(model, [y])[0], want, rtol=1e-5)
+    batches = WindowBatches([rng.uniform(50, 150, size=n) for n in (20, 40)], None, context=10,
+                            horizon=5, batch_size=16, per_epoch=1, seed=0, pad=False,
+                            scale_points=2)
+    value = next(iter(batches)).inputs[:, 8:10, 0]                     # the last 2 context
+    np.testing.assert_allclose(value.abs().mean(-1).numpy(), 1.0, rtol=1e-5)
+    with pytest.raises(RnnkitError, match="scale_points must be in 0 .. context"):
+        ForecasterConfig(horizon=5, context=10, scale_points=11)
+
+
 @pytest.mark.parametrize("stop", [0, 2, 3, 5])
 def test_window_batches_continue_from_their_saved_position(stop):
     series = [np.arange(20.0) + k for k in range(5)]

@@ -93,7 +93,7 @@ def test_a_deseasonalizing_model_forecasts_the_adjusted_history_times_the_index(
     assert not np.allclose(got[0], forecast(plain, histories[:1])[0])
 
 
-def test_a_run_with_deseasonalize_keeps_the_period_and_validates_on_adjusted_windows(
+def test_a_run_keeps_deseasonalize_period_and_scale_points_and_validates_on_them(
         tmp_path, capsys):
     rows = ["id,time,value"]
     for k in range(8):
@@ -105,11 +105,13 @@ def test_a_run_with_deseasonalize_keeps_the_period_and_validates_on_adjusted_win
     code, out, err = run_cli(capsys, "train", "forecast", "--data", str(data), "--horizon", "6",
                              "--context", "12", "--head", "quantile", "--hidden", "8",
                              "--layers", "1", "--steps", "20", "--deseasonalize",
+                             "--scale-points", "4",
                              "--val-fraction", "0.5", "--eval-every", "10", "--out", str(run),
                              "--no-progress")
     assert code == 0, err
     model = json.loads((run / "config.json").read_text())["model"]
     assert model["deseasonalize"] is True and model["period"] == 12
+    assert model["scale_points"] == 4
     code, out, err = run_cli(capsys, "predict", str(run), "--series", str(data), "--json")
     assert code == 0, err
     assert len(out.splitlines()) == 8

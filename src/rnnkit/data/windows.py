@@ -9,8 +9,9 @@ from t, as one (L + H, C) array of channels::
     3  series index       the series' row in the training ids (-1: unknown), for an id embedding
     4: covariates         known at every step, the future included
 
-s is the mean absolute value of the observed context (1 when that is 0), so a window's scale
-comes from its past alone and is known at prediction time. A series with fewer than L points
+s is the mean absolute value of the observed context, or of its last ``scale_points`` points
+(1 when that is 0), so a window's scale comes from its past alone and is known at prediction
+time. A series with fewer than L points
 before t is left-padded with zeros marked unobserved (``pad``), or refused.
 
 :class:`WindowBatches` draws windows at random, N-BEATS-style (Oreshkin et al. 2020, 5.2): a
@@ -44,8 +45,10 @@ def context_scale(context: np.ndarray, observed: np.ndarray | None = None) -> fl
 
 
 def window(y: np.ndarray, covariates: np.ndarray | None, start: int, *, context: int,
-           horizon: int, index: int = -1, future: bool = True) -> np.ndarray:
-    """The (L + H, C) window of series ``y`` whose forecast starts at ``start``.
+           horizon: int, index: int = -1, future: bool = True,
+           scale_points: int = 0) -> np.ndarray:
+    """The (L + H, C) window of series ``y`` whose forecast starts at ``start``, scaled by the
+    mean absolute value of its last ``scale_points`` context points (0: the whole context).
 
     ``future=False`` leaves the H future values out (unknown: value 0, observed 0);
     ``covariates`` (T, K) must then still cover ``start + horizon`` steps.
@@ -55,7 +58,7 @@ def window(y: np.ndarray, covariates: np.ndarray | None, start: int, *, context:
     first = max(0, start - context)
     past = y[first:start]
     pad = context - len(past)
-    s = context_scale(past)
+    s = context_scale(past[-scale_points:] if scale_points else past)
     w[pad:context, VALUE] = past / s
     w[pad:context, OBSERVED] = 1.0
     if future:
@@ -89,8 +92,9 @@ class WindowBatches:
 
     def __init__(self, series: list[np.ndarray], covariates: list[np.ndarray] | None, *,
                  context: int, horizon: int, batch_size: int, per_epoch: int, seed: int = 0,
-                 recent: int = 0, pad: bool = True) -> None:
+                 recent: int = 0, pad: bool = True, scale_points: int = 0) -> None:
         self.series, self.covariates = series, covariates
+        self.scale_points = scale_points
         self.context, self.horizon, self.batch_size = context, horizon, batch_size
         self.per_epoch = per_epoch
         self.recent, self.pad = recent, pad
@@ -126,7 +130,8 @@ class WindowBatches:
             start = lo + int(r * (hi - lo + 1))
             cov = None if self.covariates is None else self.covariates[i]
             windows.append(window(self.series[i], cov, start, context=self.context,
-                                  horizon=self.horizon, index=i))
+                                  horizon=self.horizon, index=i,
+                                  scale_points=self.scale_points))
         return batch_of(windows)
 
     def __iter__(self):

@@ -61,6 +61,7 @@ class ForecasterConfig:
     quantiles: tuple[float, ...] = QUANTILES  # levels of the quantile head
     deseasonalize: bool = False    # read and forecast series / seasonal index (data.seasonal)
     period: int = 1                # the series' seasonal period (the data set's)
+    scale_points: int = 0          # scale windows by their last N context points (0: all L)
 
     def __post_init__(self) -> None:
         check_cell(self.cell)
@@ -71,6 +72,9 @@ class ForecasterConfig:
         if self.head not in HEADS:
             raise RnnkitError(f"unknown head {self.head!r}; choose one of {', '.join(HEADS)}")
         likelihood_named(self.likelihood)
+        if not isinstance(self.scale_points, int) or not 0 <= self.scale_points <= self.context:
+            raise RnnkitError(f"scale_points must be in 0 .. context ({self.context}), got "
+                              f"{self.scale_points!r}")
         if self.id_embed and not self.num_series:
             raise RnnkitError("an id embedding needs the number of training series")
         if not 0.0 <= self.dropout < 1.0:

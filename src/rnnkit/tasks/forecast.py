@@ -122,6 +122,8 @@ class ForecastTask(Task):
         p.add_argument("--deseasonalize", action="store_true",
                        help="divide each seasonal series by its multiplicative seasonal index "
                             "(Theta's test and decomposition; needs statsmodels)")
+        p.add_argument("--scale-points", type=nonnegative_int, metavar="N",
+                       help="scale each window by its last N context points (default: all)")
         p.add_argument("--relative-loss", action="store_true",
                        help="quantile head: divide the pinball loss by |y| (MAPE-aligned)")
         p.add_argument("--samples", type=positive_int, metavar="S",
@@ -139,7 +141,8 @@ class ForecastTask(Task):
             s["samples"], s["id_column"], s["time_column"], s["value_column"])
         model = dict(cell=s["cell"], hidden_size=s["hidden"], num_layers=s["layers"],
                      dropout=s["dropout"], head=s["head"], likelihood=s["likelihood"],
-                     id_embed=s["embed"], deseasonalize=bool(s.get("deseasonalize")))
+                     id_embed=s["embed"], deseasonalize=bool(s.get("deseasonalize")),
+                     scale_points=s.get("scale_points") or 0)
         options = {"relative_loss": True} if s.get("relative_loss") else {}
         return RunSpec(data, model, train_config(s), epochs_of(s), options)
 
@@ -191,12 +194,13 @@ class ForecastTask(Task):
         batches = WindowBatches(train, prepared.covariates, context=prepared.context,
                                 horizon=found.horizon, batch_size=data.batch_size,
                                 per_epoch=per_epoch, seed=spec.train.seed, recent=data.recent,
-                                pad=data.pad_short)
+                                pad=data.pad_short, scale_points=config.scale_points)
         evaluate = None
         if prepared.val:
             windows = [window(adjusted(np.concatenate([y, ahead]), config, len(y)),
                               None if prepared.covariates is None else prepared.covariates[i],
-                              len(y), context=prepared.context, horizon=found.horizon, index=i)
+                              len(y), context=prepared.context, horizon=found.horizon, index=i,
+                              scale_points=config.scale_points)
                        for i, y, ahead in prepared.val]
             val = [batch_of(windows[i:i + 256]) for i in range(0, len(windows), 256)]
 

@@ -43,7 +43,8 @@ def forecast(model, histories: list[np.ndarray], *, covariates: list | None = No
         x = torch.from_numpy(np.stack([
             window(y, None if covariates is None else covariates[s + i], len(y),
                    context=c.context, horizon=c.horizon,
-                   index=-1 if indices is None else indices[s + i], future=False)
+                   index=-1 if indices is None else indices[s + i], future=False,
+                   scale_points=c.scale_points)
             for i, y in enumerate(histories[s:s + CHUNK])]))                 # (B, L+H, C)
         with torch.no_grad():
             if c.head == "likelihood":
