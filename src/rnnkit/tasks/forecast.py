@@ -1,8 +1,10 @@
 """Time-series forecasting: one global model over many series (DeepAR-style).
 
     builtin:m3-monthly | long CSV (id, time, value, covariates)  -> SeriesSet with its split
+      -> --deseasonalize: each seasonal series over its multiplicative seasonal index
+         (data.seasonal; the forecast multiplied back)
       -> random windows: L context + H horizon points, each divided by the mean absolute value
-         of its context (data.windows), seeded and resumable
+         of its context or its last --scale-points (data.windows), seeded and resumable
       -> Forecaster: any --cell over the window, then a likelihood head (gaussian, student_t,
          negbin: teacher-forced NLL, sample paths at forecast time) or a direct quantile head
       -> test: each series forecast from its whole training history; sMAPE, MAPE, MASE,
