@@ -2,13 +2,13 @@
 
 Per frequency of the M3 (yearly, quarterly, monthly, other) or Tourism (yearly, quarterly,
 monthly) competition, on its official split: train ``rnnkit train forecast`` with the recipe
-below (one thread) with seeds 0, 1 and 2 (a member whose run folder is complete is reused),
-forecast every series from its whole training history, combine the three by the median of
-their quantiles (``rnnkit evaluate RUN --ensemble RUN2 RUN3``) and score the test part; then
-run naive, seasonal naive, ETS and Theta (statsforecast; ARIMA with ``--arima``,
-minutes more) on the same histories with the same metric code (:mod:`rnnkit.infer.
-forecast_metrics`). The "average" rows pool every forecast point of every frequency alike, as
-N-BEATS computes its Average column.
+below (one thread) with seeds 0, 1 and 2 (a member whose run folder is complete is reused;
+three more where a recipe adds an ``also`` variant), forecast every series from its whole
+training history, combine the members by the median of their quantiles (``rnnkit evaluate
+RUN --ensemble RUN2 ...``) and score the test part; then run naive, seasonal naive, ETS and
+Theta (statsforecast; ARIMA with ``--arima``, minutes more) on the same histories with the
+same metric code (:mod:`rnnkit.infer.forecast_metrics`). The "average" rows pool every
+forecast point of every frequency alike, as N-BEATS computes its Average column.
 
 Published figures (Oreshkin et al., "N-BEATS: Neural basis expansion analysis for
 interpretable time series forecasting", ICLR 2020, arXiv:1905.10437, Appendix C.2 Table 14
@@ -59,10 +59,12 @@ OURS = {"Theta (M3 winner)": "theta", "Theta": "theta", "SNaive": "snaive"}
 # yearly are chosen on a validation split (the last horizon of every training history held
 # out), never on the test part; the comparisons are in docs/guide.md, "Choosing the recipes".
 # M3 yearly and Tourism quarterly and monthly keep earlier choices, made before that protocol.
+# `also`: MEMBERS more members with these changes join the ensemble (a mixed ensemble).
 # Tourism is scored by MAPE, so its recipes train with --relative-loss.
 RECIPES = {
     ("m3", "yearly"): dict(context=24, recent=20, steps=1500, lr=1e-3),
-    ("m3", "quarterly"): dict(context=16, recent=20, steps=6000, lr=2e-3, deseasonalize=True),
+    ("m3", "quarterly"): dict(context=16, recent=20, steps=6000, lr=2e-3, deseasonalize=True,
+                              also=dict(deseasonalize=False)),
     ("m3", "monthly"): dict(context=54, recent=20, steps=3000, lr=2e-3, deseasonalize=True),
     ("m3", "other"): dict(context=32, recent=10, steps=6000, lr=2e-3),
     ("tourism", "yearly"): dict(context=8, recent=20, steps=1500, lr=1e-3, relative=True,
@@ -74,8 +76,22 @@ MODEL = dict(cell="lstm", hidden_size=64, num_layers=2, dropout=0.1, head="quant
 MEMBERS = 3          # runs per frequency (seeds 0, 1, 2), combined by the median quantiles
 
 
-def member_dir(name: str, k: int) -> Path:
-    return RUNS / (name if k == 0 else f"{name}-seed{k}")
+def recipe_of(name: str, variant: int = 0) -> dict:
+    """The recipe of ``name`` ("m3-quarterly"); variant 1 with its ``also`` changes."""
+    competition, frequency = name.split("-", 1)
+    r = RECIPES[(competition, frequency)]
+    return {**r, **r["also"]} if variant else r
+
+
+def members(name: str) -> list[tuple[int, int]]:
+    """(variant, seed) of every member: MEMBERS seeds of the recipe, and as many of its
+    ``also`` variant where it has one."""
+    return [(v, k) for v in range(1 + ("also" in recipe_of(name))) for k in range(MEMBERS)]
+
+
+def member_dir(name: str, k: int, variant: int = 0) -> Path:
+    base = f"{name}-also" if variant else name
+    return RUNS / (base if k == 0 else f"{base}-seed{k}")
 
 
 def recipe_changes(run: Path, r: dict) -> list[str]:
@@ -94,14 +110,14 @@ def recipe_changes(run: Path, r: dict) -> list[str]:
             if value != wants[key]]
 
 
-def train_member(name: str, k: int) -> float:
-    """Train member ``k`` (seed k) of ``name``'s recipe unless its run folder is complete;
-    the training wall time in seconds (kept in the run folder's wall.json). A complete folder
-    trained with another recipe is refused, so a changed recipe is never scored on old runs."""
-    run = member_dir(name, k)
+def train_member(name: str, k: int, variant: int = 0) -> float:
+    """Train member ``k`` (seed k) of ``name``'s recipe (or its ``also`` variant) unless its
+    run folder is complete; the training wall time in seconds (kept in the run folder's
+    wall.json). A complete folder trained with another recipe is refused, so a changed recipe
+    is never scored on old runs."""
+    run = member_dir(name, k, variant)
     wall = run / "wall.json"
-    competition, frequency = name.split("-", 1)
-    r = RECIPES[(competition, frequency)]
+    r = recipe_of(name, variant)
     if wall.is_file() and (run / "evaluation.json").is_file():
         changes = recipe_changes(run, r)
         if changes:
@@ -125,12 +141,12 @@ def train_member(name: str, k: int) -> float:
 
 
 def run_frequency(competition: str, frequency: str, baselines: tuple[str, ...]) -> dict:
-    """The ensemble of MEMBERS runs (seeds 0..MEMBERS-1) of one frequency, scored beside the
-    baselines; its single member 0 too."""
+    """The ensemble of the members of one frequency (seeds 0..MEMBERS-1, and of the ``also``
+    variant where the recipe has one), scored beside the baselines; its single member 0 too."""
     name = f"{competition}-{frequency}"
-    seconds = sum(train_member(name, k) for k in range(MEMBERS))
+    seconds = sum(train_member(name, k, v) for v, k in members(name))
     found = read_series_set(f"builtin:{name}")
-    models = [load(member_dir(name, k)) for k in range(MEMBERS)]
+    models = [load(member_dir(name, k, v)) for v, k in members(name)]
     start = time.perf_counter()
     figures = test_figures(None, *models[0], found, 200, 0, baselines, plot=0,
                            others=tuple(models[1:]))
@@ -138,7 +154,7 @@ def run_frequency(competition: str, frequency: str, baselines: tuple[str, ...]) 
                               others=tuple(models[1:]), calibrate=True)
     seconds += figures["seconds"] + calibrated["seconds"]
     single = json.loads((member_dir(name, 0) / "evaluation.json").read_text())
-    print(f"{name}: {summary(figures, f'rnnkit x{MEMBERS}')}; {seconds:.0f} s "
+    print(f"{name}: {summary(figures, f'rnnkit x{len(models)}')}; {seconds:.0f} s "
           f"({time.perf_counter() - start:.0f} s to forecast and run the baselines)")
     print(f"{name}: {summary(calibrated, 'calibrated')}")
     print(f"{name}: {summary(single, 'rnnkit seed 0')}")

@@ -39,3 +39,16 @@ def test_a_member_of_an_older_recipe_is_refused_naming_what_changed(tmp_path, mo
     changed = f"context: {r['context'] + 1} -> {r['context']}; relative: True -> False"
     with pytest.raises(SystemExit, match=changed):
         forecast_quality.train_member("m3-quarterly", 0)
+
+
+def test_a_recipe_with_an_also_variant_has_its_own_members_and_recipe(tmp_path, monkeypatch):
+    monkeypatch.setattr(forecast_quality, "RUNS", tmp_path)
+    name = "m3-quarterly"
+    base = forecast_quality.recipe_of(name)
+    assert "also" in base and forecast_quality.recipe_of(name, 1)["deseasonalize"] is False
+    assert len(forecast_quality.members(name)) == 2 * forecast_quality.MEMBERS
+    assert forecast_quality.member_dir(name, 2, 1) == tmp_path / f"{name}-also-seed2"
+    finished_member(tmp_path / f"{name}-also-seed2", context=base["context"],
+                    steps=base["steps"], deseasonalize=True)
+    with pytest.raises(SystemExit, match="deseasonalize: True -> False"):
+        forecast_quality.train_member(name, 2, 1)
