@@ -94,18 +94,26 @@ def member_dir(name: str, k: int, variant: int = 0) -> Path:
     return RUNS / (base if k == 0 else f"{base}-seed{k}")
 
 
+def settings(r: dict) -> dict:
+    """Every setting recipe ``r`` decides, its defaults filled in: what a member is trained
+    with and what a finished member's config.json is checked against."""
+    return {"context": r["context"], "recent": r["recent"], "steps": r["steps"], "lr": r["lr"],
+            "relative": bool(r.get("relative")), "deseasonalize": bool(r.get("deseasonalize")),
+            "scale_points": r.get("scale_points", 0), "dropout": r.get("dropout", MODEL["dropout"])}
+
+
 def recipe_changes(run: Path, r: dict) -> list[str]:
     """What recipe ``r`` sets otherwise than the run in ``run`` was trained with (its
     config.json), as "field: run's value -> recipe's value"; empty when it matches."""
     c = json.loads((run / "config.json").read_text())
+    model = c.get("model") or {}
     had = {"context": c["data"]["context"], "recent": c["data"]["recent"],
            "steps": c["train"]["steps"], "lr": c["train"]["lr"],
            "relative": bool((c.get("options") or {}).get("relative_loss")),
-           "deseasonalize": bool((c.get("model") or {}).get("deseasonalize")),
-           "scale_points": (c.get("model") or {}).get("scale_points", 0),
-           "dropout": (c.get("model") or {}).get("dropout", MODEL["dropout"])}
-    wants = {**{key: r.get(key, False) for key in had}, "scale_points": r.get("scale_points", 0),
-             "dropout": r.get("dropout", MODEL["dropout"])}
+           "deseasonalize": bool(model.get("deseasonalize")),
+           "scale_points": model.get("scale_points", 0),
+           "dropout": model.get("dropout", MODEL["dropout"])}
+    wants = settings(r)
     return [f"{key}: {value} -> {wants[key]}" for key, value in had.items()
             if value != wants[key]]
 
@@ -124,15 +132,14 @@ def train_member(name: str, k: int, variant: int = 0) -> float:
             raise SystemExit(f"{run} was trained with another recipe ({'; '.join(changes)}); "
                              "remove it to train the current one")
         return json.loads(wall.read_text())["seconds"]
+    r = settings(r)
     data = ForecastDataConfig(data=f"builtin:{name}", context=r["context"], pad_short=True,
                               recent=r["recent"], batch_size=128)
     train = TrainConfig(steps=r["steps"], lr=r["lr"], warmup_steps=100, eval_every=0,
                         log_every=100, seed=k, weight_decay=0.0)
     start = time.perf_counter()
-    options = {"relative_loss": True} if r.get("relative") else {}
-    model = {**MODEL, "deseasonalize": bool(r.get("deseasonalize")),
-             "scale_points": r.get("scale_points", 0),
-             "dropout": r.get("dropout", MODEL["dropout"])}
+    options = {"relative_loss": True} if r["relative"] else {}
+    model = {**MODEL, **{key: r[key] for key in ("deseasonalize", "scale_points", "dropout")}}
     train_run(TASKS["forecast"], run, RunSpec(data, model, train, options=options),
               progress=False)
     seconds = time.perf_counter() - start

@@ -11,8 +11,8 @@ from t, as one (L + H, C) array of channels::
 
 s is the mean absolute value of the observed context, or of its last ``scale_points`` points
 (1 when that is 0), so a window's scale comes from its past alone and is known at prediction
-time. A series with fewer than L points
-before t is left-padded with zeros marked unobserved (``pad``), or refused.
+time. A series with fewer than L points before t is left-padded with zeros marked unobserved
+(``pad``), or refused.
 
 :class:`WindowBatches` draws windows at random, N-BEATS-style (Oreshkin et al. 2020, 5.2): a
 series uniformly, then a forecast start among its last ``recent`` horizons (or anywhere). A
