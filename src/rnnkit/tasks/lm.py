@@ -136,8 +136,27 @@ class LMData:
     sha256: str                  # of the whole text: a resume needs the same
 
 
-def eval_lanes(data: LMDataConfig, n_ids: int) -> int:
-    return max(1, min(data.eval_batch_size, n_ids // (data.seq_len + 1)))
+def eval_lanes(data: LMDataConfig, n_ids: int, seq_len: int | None = None) -> int:
+    """Lanes that score a stream of ``n_ids`` tokens: ``eval_batch_size``, fewer where the
+    stream is too short for each lane to hold a window of ``seq_len`` (the run's) tokens."""
+    return max(1, min(data.eval_batch_size, n_ids // ((seq_len or data.seq_len) + 1)))
+
+
+def split_texts(data: LMDataConfig) -> tuple[str, str, list[str] | None]:
+    """(training text, validation text, training texts) of ``data``: a plain text cut at its
+    validation tail (training texts None), or a labelled set's training and validation texts,
+    one per line, any ``extra_text`` mixed into the training ones (seeded), so that every lane
+    of the stream has both. Training and ``rnnkit evaluate`` read the same validation text."""
+    labelled = data.labelled()
+    if labelled is None:
+        text, val_start = read_corpus(data.data)
+        return (*split_text(text, val_start, data.val_fraction), None)
+    train_texts, val_texts = unlabelled_texts(labelled)
+    if data.extra_text:
+        train_texts += [t for t in read_text(data.extra_text).split("\n") if t.strip()]
+        random.Random(data.split_seed).shuffle(train_texts)
+    train_text, val_text = ("".join(t + "\n" for t in part) for part in (train_texts, val_texts))
+    return train_text, val_text, train_texts
 
 
 class LanguageModelTask(Task):
@@ -200,25 +219,17 @@ class LanguageModelTask(Task):
         return Path(f"runs/{s['cell']}-{time.strftime('%Y%m%d-%H%M%S')}")
 
     def prepare(self, data: LMDataConfig) -> LMData:
-        labelled = data.labelled()
-        if labelled is not None:      # one text per line; the classifier's tokens and ids
-            train_texts, val_texts = unlabelled_texts(labelled)
-            if data.extra_text:       # mixed in (seeded), so every lane of the stream has both
-                train_texts += [t for t in read_text(data.extra_text).split("\n") if t.strip()]
-                random.Random(data.split_seed).shuffle(train_texts)
-            level = "token" if labelled.task == "tag" else data.level     # TagCodec's words
-            tokenizer = TextTokenizer.fit(train_texts, level, max_vocab=data.max_vocab,
-                                          subword_model=data.subword_model,
-                                          subword_vocab=data.subword_vocab)
-            train_text, val_text = ("".join(t + "\n" for t in part)
-                                    for part in (train_texts, val_texts))
-            text = train_text + val_text
-        else:
-            text, val_start = read_corpus(data.data)
-            train_text, val_text = split_text(text, val_start, data.val_fraction)
+        train_text, val_text, texts = split_texts(data)
+        if texts is None:
             tokenizer = build_tokenizer(data.level, train_text, data.max_vocab,
                                         subword_model=data.subword_model,
                                         subword_vocab=data.subword_vocab)
+        else:                         # one text per line; the classifier's tokens and ids
+            level = "token" if data.labelled().task == "tag" else data.level  # TagCodec's
+            tokenizer = TextTokenizer.fit(texts, level, max_vocab=data.max_vocab,
+                                          subword_model=data.subword_model,
+                                          subword_vocab=data.subword_vocab)
+        text = train_text + val_text
         return LMData(data, tokenizer, tokenizer.encode(train_text), tokenizer.encode(val_text),
                       hashlib.sha256(text.encode("utf-8")).hexdigest())
 
@@ -255,7 +266,7 @@ class LanguageModelTask(Task):
             return None
         ids = prepared.tokenizer.encode(text)
         loss = evaluate_loss(setup.model, lm_loss, eval_windows(
-            ids, eval_lanes(data, len(prepared.val_ids)), data.seq_len))["loss"]
+            ids, eval_lanes(data, len(ids)), data.seq_len))["loss"]
         figures = {"loss": loss, **lm_figures(loss, data.level)}
         MetricsLog(run_dir / METRICS_FILE).write({"kind": "test", "step": step, **figures})
         return {**figures, "data": data.data, "level": data.level}

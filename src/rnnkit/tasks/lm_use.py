@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from rnnkit.data import CharTokenizer, eval_windows, read_text
-from rnnkit.data.lm_corpus import TEST_NAMES, read_corpus, read_test_text, split_text
+from rnnkit.data.lm_corpus import TEST_NAMES, read_test_text
 from rnnkit.data.word_tokenizer import words_of
 from rnnkit.errors import RnnkitError
 from rnnkit.infer import SamplingConfig, generate_tokens
@@ -17,6 +17,8 @@ from rnnkit.infer.stopping import GenerationLimits, StopWatcher
 from rnnkit.tasks.flags import add_sampling_flags, generation_length, positive_int
 from rnnkit.train.loop import evaluate_loss
 from rnnkit.train.losses import lm_loss
+from rnnkit.train.run_folder import from_saved
+from rnnkit.typed import config_from
 
 
 def add_predict_flags(p: argparse.ArgumentParser) -> None:
@@ -135,9 +137,11 @@ def add_evaluate_flags(p: argparse.ArgumentParser) -> None:
 
 
 def evaluate(run_dir: Path, config: dict, options: dict, describe) -> int:
+    from rnnkit.tasks.lm import LMDataConfig, eval_lanes, split_texts
     from rnnkit.tasks.loading import load
     model, tokenizer = load(run_dir)
-    level = config["data"].get("level", "char")
+    data = from_saved(LMDataConfig, config, "data", run_dir)
+    level = data.level
     unit = "characters" if level == "char" else "words"
     if options.get("data") is not None:
         if options.get("split") is not None:
@@ -150,9 +154,7 @@ def evaluate(run_dir: Path, config: dict, options: dict, describe) -> int:
                               "to the built-in texts (give --data FILE to score other text)")
         where = "test split"
     else:
-        full, val_start = read_corpus(config["data"]["data"])
-        text = split_text(full, val_start, config["data"]["val_fraction"])[1]
-        where = "validation split"
+        text, where = split_texts(data)[1], "validation split"
     unknown = set(tokenizer.unknown_symbols(text))
     if unknown:
         symbols = text if level == "char" else words_of(text)
@@ -162,8 +164,8 @@ def evaluate(run_dir: Path, config: dict, options: dict, describe) -> int:
     ids = tokenizer.encode(text)
     if len(ids) < 2:
         raise RnnkitError(f"'{where}' is too short to evaluate (needs at least 2 {unit})")
-    seq_len = options.get("seq_len", 256)
-    lanes = max(1, min(8, (len(ids) - 1) // seq_len))
+    seq_len = options.get("seq_len") or data.seq_len     # the windows and lanes of training's
+    lanes = eval_lanes(data, len(ids), seq_len)           # own evaluation, so the figures agree
     result = evaluate_loss(model, lm_loss, eval_windows(ids, lanes, seq_len))
     print(f"{where}: {describe(result['loss'], level)} "
           f"({result['tokens']:,} {unit}, loss {result['loss']:.4f} nats)")
@@ -176,8 +178,9 @@ def add_diagnose_flags(p: argparse.ArgumentParser) -> None:
 
 def diagnosis_batch(config: dict, model, tokenizer, batch_size: int, options: dict):
     """The first window of the run's validation text: ``batch_size`` lanes of T tokens."""
-    seq_len = options.get("seq_len") or config["data"]["seq_len"]
-    text, val_start = read_corpus(config["data"]["data"])
-    ids = tokenizer.encode(split_text(text, val_start, config["data"]["val_fraction"])[1])
+    from rnnkit.tasks.lm import LMDataConfig, split_texts
+    data = config_from(LMDataConfig, config["data"], "the run's data settings")
+    seq_len = options.get("seq_len") or data.seq_len
+    ids = tokenizer.encode(split_texts(data)[1])
     lanes = min(batch_size, max(1, (len(ids) - 1) // seq_len))
     return next(iter(eval_windows(ids, lanes, seq_len))), lm_loss, "language model"
